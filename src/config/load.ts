@@ -1,0 +1,281 @@
+import { readFileSync } from 'node:fs';
+import { settingsTable, type SettingDefinition } from './settings-table';
+import type { Settings } from './settings';
+
+/** Start-up refused: one line per problem, each naming the setting. */
+export class SettingsError extends Error {
+  readonly code = 'ERR_SETTINGS';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+export type RawValue = string | number | boolean | string[] | undefined;
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+const TRUE = new Set(['true', '1', 'yes', 'on']);
+const FALSE = new Set(['false', '0', 'no', 'off']);
+
+function suggest(name: string): string {
+  // A typo of a known setting is the usual cause of an unknown one.
+  const known = settingsTable.map((s) => s.name);
+  const close = known.find((k) => k !== name && (k.startsWith(name) || name.startsWith(k) || distance(k, name) <= 2));
+  return close ? ` Did you mean ${close}?` : '';
+}
+
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j += 1) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i += 1) {
+    for (let j = 1; j <= b.length; j += 1) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+function readRaw(def: SettingDefinition, env: Environment, problems: string[]): string | undefined {
+  const direct = env[def.name];
+  const fileVar = `${def.name}_FILE`;
+  const file = def.secret ? env[fileVar] : undefined;
+  if (direct !== undefined && direct !== '' && file) {
+    problems.push(`${def.name}: set either ${def.name} or ${fileVar}, not both.`);
+    return undefined;
+  }
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`${fileVar}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`);
+      return undefined;
+    }
+  }
+  if (direct === undefined || direct === '') return def.default === '' ? '' : def.default;
+  return direct;
+}
+
+function parseValue(def: SettingDefinition, raw: string, problems: string[]): RawValue {
+  const kind = def.kind;
+  switch (kind.type) {
+    case 'string':
+      return raw;
+    case 'url': {
+      try {
+        const u = new URL(raw);
+        if (!/^(https?|rediss?):$/.test(u.protocol)) throw new Error('scheme');
+        return raw;
+      } catch {
+        problems.push(`${def.name}: "${def.secret ? '<hidden>' : raw}" is not a valid URL.`);
+        return undefined;
+      }
+    }
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) {
+        problems.push(`${def.name}: "${raw}" is not a whole number.`);
+        return undefined;
+      }
+      const n = Number(raw.trim());
+      if (n < kind.min || n > kind.max) {
+        problems.push(`${def.name}: ${n} is outside ${kind.min}..${kind.max}.`);
+        return undefined;
+      }
+      return n;
+    }
+    case 'bool': {
+      const v = raw.trim().toLowerCase();
+      if (TRUE.has(v)) return true;
+      if (FALSE.has(v)) return false;
+      problems.push(`${def.name}: "${raw}" is not true or false.`);
+      return undefined;
+    }
+    case 'enum':
+      if (!kind.values.includes(raw.trim())) {
+        problems.push(`${def.name}: "${raw}" is not one of ${kind.values.join(', ')}.`);
+        return undefined;
+      }
+      return raw.trim();
+    case 'list':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
+  }
+}
+
+/**
+ * Reads every setting of the table from the environment (or `<NAME>_FILE`),
+ * checks types, ranges and the production refusals, and returns the typed
+ * settings. Throws one `SettingsError` listing every problem at once.
+ */
+export function loadSettings(env: Environment = process.env): Settings {
+  const problems: string[] = [];
+  const raw = new Map<string, RawValue>();
+  for (const def of settingsTable) {
+    const text = readRaw(def, env, problems);
+    raw.set(def.name, text === undefined ? undefined : parseValue(def, text, problems));
+  }
+  for (const key of Object.keys(env)) {
+    if (/^(APM|SESSION|COOKIE|IDENTITY|CACHE|RATE_LIMIT|REDIS|TOKEN|INTERNAL|IDEMPOTENCY)_/.test(key)) {
+      const base = key.endsWith('_FILE') ? key.slice(0, -5) : key;
+      if (!settingsTable.some((s) => s.name === base || s.name === key)) {
+        problems.push(`${key}: unknown setting.${suggest(base)}`);
+      }
+    }
+  }
+
+  const get = <T extends RawValue>(name: string): T => raw.get(name) as T;
+  const production = get<string>('NODE_ENV') === 'production';
+  const need = (cond: boolean, message: string): void => {
+    if (!cond) problems.push(message);
+  };
+
+  const baseUrl = get<string | undefined>('APM_BASE_URL');
+  const partnerId = get<string | undefined>('APM_PARTNER_ID');
+  const partnerSecret = get<string | undefined>('APM_PARTNER_SECRET');
+  const redisUrl = get<string | undefined>('REDIS_URL');
+  const sessionSecrets = get<string[] | undefined>('SESSION_SECRET') ?? [];
+  const identityModeSet = get<string | undefined>('IDENTITY_MODE');
+  const identityMode = (identityModeSet ?? (production ? undefined : 'insecure-body')) as Settings['identity']['mode'] | undefined;
+
+  if (production) {
+    need(Boolean(baseUrl), 'APM_BASE_URL: required when NODE_ENV=production (the embedded sandbox is for development only).');
+    need(Boolean(redisUrl), 'REDIS_URL: required when NODE_ENV=production (in-process stores do not survive restarts or span replicas).');
+    need(Boolean(identityModeSet), 'IDENTITY_MODE: required when NODE_ENV=production (jwt or header).');
+    need(identityModeSet !== 'insecure-body', 'IDENTITY_MODE: insecure-body is refused when NODE_ENV=production (it trusts what the browser claims).');
+    need(sessionSecrets.length > 0, 'SESSION_SECRET: required when NODE_ENV=production (32 characters or more).');
+  }
+  if (baseUrl) {
+    need(Boolean(partnerId), 'APM_PARTNER_ID: required when APM_BASE_URL is set.');
+    need(Boolean(partnerSecret), 'APM_PARTNER_SECRET: required when APM_BASE_URL is set (or APM_PARTNER_SECRET_FILE).');
+    need(baseUrl.endsWith('/'), 'APM_BASE_URL: must end with "/" (e.g. https://api-sandbox.appsmiles.eu/2.0/).');
+    if (production) need(baseUrl.startsWith('https://'), 'APM_BASE_URL: must be https:// when NODE_ENV=production.');
+  }
+  sessionSecrets.forEach((s, i) => need(s.length >= 32, `SESSION_SECRET: secret #${i + 1} is shorter than 32 characters.`));
+
+  const tokenKeys = (get<string[] | undefined>('TOKEN_ENCRYPTION_KEY') ?? []).map((k, i) => {
+    const buf = /^[0-9a-fA-F]{64}$/.test(k) ? Buffer.from(k, 'hex') : Buffer.from(k, 'base64');
+    need(buf.length === 32, `TOKEN_ENCRYPTION_KEY: key #${i + 1} is not 32 bytes (64 hex or 44 base64 characters).`);
+    return buf;
+  });
+
+  const cookieSecure = get<boolean>('COOKIE_SECURE');
+  const sameSite = get<'lax' | 'strict' | 'none'>('COOKIE_SAMESITE');
+  need(!(sameSite === 'none' && cookieSecure === false), 'COOKIE_SAMESITE: none needs COOKIE_SECURE=true (browsers refuse it otherwise).');
+  if (production) need(cookieSecure !== false, 'COOKIE_SECURE: false is refused when NODE_ENV=production.');
+
+  if (identityMode === 'jwt') {
+    const sources = ['IDENTITY_JWKS_URL', 'IDENTITY_JWT_SECRET', 'IDENTITY_JWT_PUBLIC_KEY'].filter((n) => get(n));
+    need(sources.length === 1, `IDENTITY_MODE=jwt: set exactly one of IDENTITY_JWKS_URL, IDENTITY_JWT_SECRET, IDENTITY_JWT_PUBLIC_KEY (found ${sources.length}).`);
+    need(Boolean(get('IDENTITY_JWT_ISSUER')), 'IDENTITY_JWT_ISSUER: required when IDENTITY_MODE=jwt.');
+    need(Boolean(get('IDENTITY_JWT_AUDIENCE')), 'IDENTITY_JWT_AUDIENCE: required when IDENTITY_MODE=jwt.');
+    const hs = get<string | undefined>('IDENTITY_JWT_SECRET');
+    if (hs) need(hs.length >= 32, 'IDENTITY_JWT_SECRET: shorter than 32 characters.');
+  }
+  if (identityMode === 'header') {
+    need(get<string>('TRUST_PROXY') !== 'false', 'IDENTITY_MODE=header: needs TRUST_PROXY naming the ingress, or anyone could send the identity headers.');
+  }
+
+  const allowedOrigins = (get<string[]>('ALLOWED_ORIGINS') ?? []).map((o) => {
+    try {
+      const u = new URL(o);
+      if (u.origin !== o.replace(/\/$/, '')) throw new Error('not an origin');
+      return u.origin;
+    } catch {
+      problems.push(`ALLOWED_ORIGINS: "${o}" is not an origin (scheme://host[:port]).`);
+      return o;
+    }
+  });
+  const apiKeys = (get<string[]>('INTERNAL_API_KEYS') ?? []).map((entry, i) => {
+    const colon = entry.indexOf(':');
+    const key = colon > 0 ? entry.slice(colon + 1) : entry;
+    const id = colon > 0 ? entry.slice(0, colon) : undefined;
+    need(key.length >= 24, `INTERNAL_API_KEYS: key #${i + 1} is shorter than 24 characters.`);
+    return { id, key };
+  });
+
+  const port = get<number>('PORT');
+  const internalPort = get<number>('INTERNAL_PORT');
+  need(port !== internalPort, 'INTERNAL_PORT: must differ from PORT.');
+  need(
+    (get<number>('SESSION_ABSOLUTE_TTL_SECONDS') ?? 0) >= (get<number>('SESSION_TTL_SECONDS') ?? 0),
+    'SESSION_ABSOLUTE_TTL_SECONDS: must not be shorter than SESSION_TTL_SECONDS.',
+  );
+
+  if (problems.length > 0) throw new SettingsError(problems);
+
+  const cookieBase = get<string>('SESSION_COOKIE_NAME');
+  return {
+    nodeEnv: get<string>('NODE_ENV'),
+    production,
+    port,
+    internalPort,
+    host: get<string>('HOST'),
+    logLevel: get<Settings['logLevel']>('LOG_LEVEL'),
+    shutdownTimeoutMs: get<number>('SHUTDOWN_TIMEOUT_MS'),
+    demoPage: get<boolean | undefined>('DEMO_PAGE') ?? !baseUrl,
+    upstream: baseUrl
+      ? { kind: 'remote', baseUrl, partnerId: partnerId!, partnerSecret: partnerSecret! }
+      : { kind: 'embedded-sandbox' },
+    upstreamTimeoutMs: get<number>('APM_TIMEOUT_MS'),
+    upstreamMaxSockets: get<number>('APM_MAX_SOCKETS'),
+    signing: {
+      jsonEncoding: get<'php' | 'standard'>('APM_JSON_ENCODING'),
+      signedHeadersFormat: get<'object' | 'list'>('APM_SIGNED_HEADERS_FORMAT'),
+      emptyBody: get<'{}' | '[]'>('APM_EMPTY_BODY'),
+      signatureHeader: get<string>('APM_SIGNATURE_HEADER'),
+    },
+    redis: {
+      url: redisUrl,
+      keyPrefix: get<string>('REDIS_KEY_PREFIX'),
+      commandTimeoutMs: get<number>('REDIS_COMMAND_TIMEOUT_MS'),
+    },
+    session: {
+      secrets: sessionSecrets,
+      cookieName: cookieSecure ? `__Host-${cookieBase}` : cookieBase,
+      idleTtlSeconds: get<number>('SESSION_TTL_SECONDS'),
+      absoluteTtlSeconds: get<number>('SESSION_ABSOLUTE_TTL_SECONDS'),
+      tokenEncryptionKeys: tokenKeys,
+      cookieSecure,
+      cookieSameSite: sameSite,
+    },
+    identity: {
+      mode: identityMode!,
+      jwksUrl: get('IDENTITY_JWKS_URL'),
+      jwtSecret: get('IDENTITY_JWT_SECRET'),
+      jwtPublicKey: get('IDENTITY_JWT_PUBLIC_KEY'),
+      jwtIssuer: get('IDENTITY_JWT_ISSUER'),
+      jwtAudience: get('IDENTITY_JWT_AUDIENCE'),
+      clockToleranceSeconds: get<number>('IDENTITY_JWT_CLOCK_TOLERANCE_SECONDS'),
+      headerUser: get<string>('IDENTITY_HEADER_USER').toLowerCase(),
+      headerEmail: get<string>('IDENTITY_HEADER_EMAIL').toLowerCase(),
+    },
+    trustProxy: parseTrustProxy(get<string>('TRUST_PROXY')),
+    allowedOrigins,
+    browserActions: get<string[]>('BROWSER_ACTIONS'),
+    cache: {
+      programTtlSeconds: get<number>('CACHE_TTL_GETPROG_SECONDS'),
+      adsTtlSeconds: get<number>('CACHE_TTL_ADS_SECONDS'),
+      adsScope: get<'global' | 'user'>('CACHE_SCOPE_ADS'),
+      staleSeconds: get<number>('CACHE_STALE_SECONDS'),
+    },
+    rateLimit: {
+      enabled: get<boolean>('RATE_LIMIT_ENABLED'),
+      windowSeconds: get<number>('RATE_LIMIT_WINDOW_SECONDS'),
+      ipMax: get<number>('RATE_LIMIT_IP_MAX'),
+      connectMax: get<number>('RATE_LIMIT_CONNECT_MAX'),
+      mutationMax: get<number>('RATE_LIMIT_MUTATION_MAX'),
+    },
+    internalApiKeys: apiKeys,
+    idempotencyTtlSeconds: get<number>('IDEMPOTENCY_TTL_SECONDS'),
+  };
+}
+
+/** Express' `trust proxy` value: boolean, hop count, or address list. */
+function parseTrustProxy(value: string): boolean | number | string[] {
+  const v = value.trim().toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false' || v === '') return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}

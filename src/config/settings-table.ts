@@ -1,0 +1,115 @@
+/**
+ * Every setting of the service, once, as data. The loader, `.env.example`,
+ * `docs/configuration.md` and the Kubernetes manifests' checks are all derived
+ * from this table, so a setting cannot be documented in one place and read
+ * differently in another.
+ */
+
+export type SettingKind =
+  | { readonly type: 'string' }
+  | { readonly type: 'url' }
+  | { readonly type: 'int'; readonly min: number; readonly max: number }
+  | { readonly type: 'bool' }
+  | { readonly type: 'enum'; readonly values: readonly string[] }
+  | { readonly type: 'list' };
+
+export type SettingGroup =
+  | 'service'
+  | 'upstream'
+  | 'redis'
+  | 'session'
+  | 'identity'
+  | 'browser'
+  | 'cache'
+  | 'rate-limit'
+  | 'internal'
+  | 'resilience';
+
+export interface SettingDefinition {
+  readonly name: string;
+  readonly kind: SettingKind;
+  /** Default as it would be written in the environment; undefined means unset. */
+  readonly default?: string;
+  /** Secrets may come from `<NAME>_FILE` and are never logged. */
+  readonly secret?: boolean;
+  readonly group: SettingGroup;
+  readonly description: string;
+}
+
+const int = (min: number, max: number): SettingKind => ({ type: 'int', min, max });
+const bool: SettingKind = { type: 'bool' };
+const str: SettingKind = { type: 'string' };
+const url: SettingKind = { type: 'url' };
+const list: SettingKind = { type: 'list' };
+const oneOf = (...values: string[]): SettingKind => ({ type: 'enum', values });
+
+export const settingsTable: readonly SettingDefinition[] = [
+  // service
+  { name: 'NODE_ENV', kind: str, default: 'development', group: 'service', description: '`production` turns on every start-up refusal of unsafe settings.' },
+  { name: 'PORT', kind: int(1, 65535), default: '3000', group: 'service', description: 'Public listener (`/api`, demo page).' },
+  { name: 'INTERNAL_PORT', kind: int(1, 65535), default: '9091', group: 'service', description: 'Internal listener (`/internal`, `/metrics`, `/healthz`, `/readyz`); never routed by the ingress.' },
+  { name: 'HOST', kind: str, default: '0.0.0.0', group: 'service', description: 'Address both listeners bind to.' },
+  { name: 'LOG_LEVEL', kind: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), default: 'info', group: 'service', description: 'pino log level.' },
+  { name: 'SHUTDOWN_TIMEOUT_MS', kind: int(0, 600_000), default: '20000', group: 'service', description: 'On SIGTERM, how long in-flight requests may take before connections are closed.' },
+  { name: 'DEMO_PAGE', kind: bool, group: 'service', description: 'Serve the demo page at `/`. Default: on with the embedded sandbox, off otherwise.' },
+
+  // upstream
+  { name: 'APM_BASE_URL', kind: url, group: 'upstream', description: "The app's miles API base, ending in `/` (sandbox `https://api-sandbox.appsmiles.eu/2.0/`). Unset: the sandbox simulator runs in process (refused in production)." },
+  { name: 'APM_PARTNER_ID', kind: str, group: 'upstream', description: 'Partner id (`iss` of every signature).' },
+  { name: 'APM_PARTNER_SECRET', kind: str, secret: true, group: 'upstream', description: 'Partner secret (HS256 key of every signature).' },
+  { name: 'APM_TIMEOUT_MS', kind: int(100, 120_000), default: '5000', group: 'upstream', description: 'Upstream call timeout; past it the answer is 504.' },
+  { name: 'APM_JSON_ENCODING', kind: oneOf('php', 'standard'), default: 'php', group: 'upstream', description: "How the body and `data_header` are encoded: PHP `json_encode` style (`\\/`, `\\uXXXX`) or `JSON.stringify`." },
+  { name: 'APM_SIGNED_HEADERS_FORMAT', kind: oneOf('object', 'list'), default: 'object', group: 'upstream', description: '`data_header` as `{name: value}` or as a list of `"Name: value"` lines.' },
+  { name: 'APM_EMPTY_BODY', kind: oneOf('{}', '[]'), default: '{}', group: 'upstream', description: 'How a call without parameters is encoded.' },
+  { name: 'APM_SIGNATURE_HEADER', kind: str, default: 'Authorization', group: 'upstream', description: 'Header carrying the signature JWT (`Authorization` gets the `Bearer ` prefix; any other header gets the bare JWT).' },
+  { name: 'APM_MAX_SOCKETS', kind: int(1, 10_000), default: '256', group: 'upstream', description: 'Keep-alive sockets to the upstream per replica.' },
+
+  // redis
+  { name: 'REDIS_URL', kind: url, secret: true, group: 'redis', description: 'Redis for sessions, cache, idempotency, rate limits and the back-end token (`redis://` or `rediss://`). Unset: bounded in-process stores (refused in production).' },
+  { name: 'REDIS_KEY_PREFIX', kind: str, default: 'miles:', group: 'redis', description: 'Prefix of every key this service writes.' },
+  { name: 'REDIS_COMMAND_TIMEOUT_MS', kind: int(50, 10_000), default: '1000', group: 'redis', description: 'A Redis command that takes longer fails (answer 503), so a stalled Redis never hangs a request.' },
+
+  // session
+  { name: 'SESSION_SECRET', kind: list, secret: true, group: 'session', description: 'Comma list of session-cookie signing secrets (32+ characters); the first signs, all verify (rotation). Unset outside production: random per process.' },
+  { name: 'SESSION_COOKIE_NAME', kind: str, default: 'miles.sid', group: 'session', description: 'Session cookie name; takes the `__Host-` prefix when `COOKIE_SECURE` is on.' },
+  { name: 'SESSION_TTL_SECONDS', kind: int(60, 31_536_000), default: '1800', group: 'session', description: 'Idle lifetime of a session.' },
+  { name: 'SESSION_ABSOLUTE_TTL_SECONDS', kind: int(60, 31_536_000), default: '86400', group: 'session', description: 'Absolute lifetime of a session, whatever its activity.' },
+  { name: 'TOKEN_ENCRYPTION_KEY', kind: list, secret: true, group: 'session', description: 'Comma list of 32-byte keys (64 hex or 44 base64 characters) encrypting `userToken`s at rest (AES-256-GCM); the first encrypts, all decrypt. Unset: derived from `SESSION_SECRET`.' },
+  { name: 'COOKIE_SECURE', kind: bool, default: 'true', group: 'session', description: 'Cookie `Secure` flag (and `__Host-` prefix). `false` only for plain-HTTP development.' },
+  { name: 'COOKIE_SAMESITE', kind: oneOf('lax', 'strict', 'none'), default: 'lax', group: 'session', description: 'Cookie `SameSite`; `none` needs `COOKIE_SECURE`.' },
+
+  // identity
+  { name: 'IDENTITY_MODE', kind: oneOf('jwt', 'header', 'insecure-body'), group: 'identity', description: 'Where the connecting user\'s identity comes from. Unset outside production: `insecure-body`; required in production.' },
+  { name: 'IDENTITY_JWKS_URL', kind: url, group: 'identity', description: "`jwt` mode: the partner identity provider's JWKS." },
+  { name: 'IDENTITY_JWT_SECRET', kind: str, secret: true, group: 'identity', description: '`jwt` mode: HS256 secret of the ID tokens.' },
+  { name: 'IDENTITY_JWT_PUBLIC_KEY', kind: str, secret: true, group: 'identity', description: '`jwt` mode: PEM public key (SPKI) of the ID tokens.' },
+  { name: 'IDENTITY_JWT_ISSUER', kind: str, group: 'identity', description: '`jwt` mode: required `iss`.' },
+  { name: 'IDENTITY_JWT_AUDIENCE', kind: str, group: 'identity', description: '`jwt` mode: required `aud`.' },
+  { name: 'IDENTITY_JWT_CLOCK_TOLERANCE_SECONDS', kind: int(0, 300), default: '30', group: 'identity', description: '`jwt` mode: clock skew tolerated on `exp`/`nbf`/`iat`.' },
+  { name: 'IDENTITY_HEADER_USER', kind: str, default: 'x-auth-request-user', group: 'identity', description: '`header` mode: header holding the partnerClientId.' },
+  { name: 'IDENTITY_HEADER_EMAIL', kind: str, default: 'x-auth-request-email', group: 'identity', description: '`header` mode: header holding the e-mail.' },
+
+  // browser
+  { name: 'TRUST_PROXY', kind: str, default: 'false', group: 'browser', description: 'Which peers are trusted proxies (Express `trust proxy`: `false`, `true`, a hop count, or a comma list of addresses/CIDRs such as `loopback,10.0.0.0/8`). Client IPs, protocol and identity headers are taken only from them.' },
+  { name: 'ALLOWED_ORIGINS', kind: list, default: '', group: 'browser', description: 'Comma list of other origins (scheme://host[:port]) allowed to call `/api` with credentials.' },
+  { name: 'BROWSER_ACTIONS', kind: list, default: '*', group: 'browser', description: 'Actions a browser may store with `generosity/store` (`*`: all); others are 403 and belong to `buffer/store`.' },
+
+  // cache
+  { name: 'CACHE_TTL_GETPROG_SECONDS', kind: int(0, 86_400), default: '300', group: 'cache', description: 'Freshness of the cached program, per `lang`.' },
+  { name: 'CACHE_TTL_ADS_SECONDS', kind: int(0, 86_400), default: '60', group: 'cache', description: 'Freshness of the cached ads, per endpoint and `lang`.' },
+  { name: 'CACHE_SCOPE_ADS', kind: oneOf('global', 'user'), default: 'global', group: 'cache', description: 'Ads cached once for everyone or per user.' },
+  { name: 'CACHE_STALE_SECONDS', kind: int(0, 604_800), default: '3600', group: 'cache', description: 'How long past freshness a cached answer may still be served while refreshing or while the upstream fails.' },
+
+  // rate limits
+  { name: 'RATE_LIMIT_ENABLED', kind: bool, default: 'true', group: 'rate-limit', description: 'Rate limits on `/api`.' },
+  { name: 'RATE_LIMIT_WINDOW_SECONDS', kind: int(1, 86_400), default: '60', group: 'rate-limit', description: 'Window of every limit.' },
+  { name: 'RATE_LIMIT_IP_MAX', kind: int(1, 10_000_000), default: '600', group: 'rate-limit', description: 'Requests per client IP per window.' },
+  { name: 'RATE_LIMIT_CONNECT_MAX', kind: int(1, 1_000_000), default: '30', group: 'rate-limit', description: 'Connects per client IP per window.' },
+  { name: 'RATE_LIMIT_MUTATION_MAX', kind: int(1, 1_000_000), default: '120', group: 'rate-limit', description: 'Mutations per session per window.' },
+
+  // internal
+  { name: 'INTERNAL_API_KEYS', kind: list, secret: true, default: '', group: 'internal', description: 'Comma list of keys partner services send as `Authorization: Bearer <key>` on `/internal`; `name:key` entries log `name`, bare keys log a fingerprint. Empty: `/internal` refuses every call.' },
+  { name: 'IDEMPOTENCY_TTL_SECONDS', kind: int(60, 604_800), default: '86400', group: 'internal', description: 'How long an `Idempotency-Key` answer is kept and replayed.' },
+];
+
+export const settingsByName: ReadonlyMap<string, SettingDefinition> = new Map(settingsTable.map((s) => [s.name, s]));
