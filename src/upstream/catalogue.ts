@@ -1,0 +1,130 @@
+import type { z } from 'zod';
+import { fields as f, opt, partnerClientIdList, req, zodObjectFor, type FieldSet } from './fields';
+
+/**
+ * The one table of upstream endpoints. Public and internal routes, request
+ * validation, cache policy, idempotency, OpenAPI documents and a good part of
+ * the tests are derived from it: adding an endpoint is adding one entry here.
+ */
+
+/** Which token the signature JWT carries in `sub`. */
+export type TokenKind = 'none' | 'user' | 'backend';
+/** Front-end endpoints are reached on `/api`, back-end ones on `/internal`. */
+export type Side = 'front' | 'back';
+/** Reads may be retried on a reset connection; mutations never are. */
+export type Effect = 'read' | 'mutation';
+/** Which cache policy applies (TTL and scope come from the settings). */
+export type CachePolicy = 'none' | 'program' | 'ads';
+/** What a successful call does to the sessions this service holds. */
+export type SessionEffect = 'none' | 'connect' | 'end-user-sessions' | 'end-listed-users-sessions';
+
+export interface EndpointSpec {
+  /** Upstream path, relative to `APM_BASE_URL`, e.g. `partner/getprog`. */
+  readonly path: string;
+  readonly side: Side;
+  readonly token: TokenKind;
+  readonly effect: Effect;
+  /** Fields of the upstream request body. */
+  readonly fields: FieldSet;
+  /** Strict validator of the upstream body, built once from `fields`. */
+  readonly schema: z.ZodType<Record<string, unknown>>;
+  /** Reads a browser may also call with `GET` and query parameters. */
+  readonly allowGet: boolean;
+  /** Whether a caller may send an `Idempotency-Key`. */
+  readonly idempotent: boolean;
+  readonly cache: CachePolicy;
+  readonly sessionEffect: SessionEffect;
+  /** Reachable through this service (auth/token is used internally only). */
+  readonly exposed: boolean;
+  readonly summary: string;
+}
+
+type EntryInput = Omit<EndpointSpec, 'schema' | 'allowGet' | 'idempotent' | 'cache' | 'sessionEffect' | 'exposed'> &
+  Partial<Pick<EndpointSpec, 'allowGet' | 'idempotent' | 'cache' | 'sessionEffect' | 'exposed'>>;
+
+function entry(input: EntryInput): EndpointSpec {
+  return Object.freeze({
+    allowGet: false,
+    idempotent: false,
+    cache: 'none' as const,
+    sessionEffect: 'none' as const,
+    exposed: true,
+    ...input,
+    schema: zodObjectFor(input.fields),
+  });
+}
+
+const langOnly: FieldSet = { lang: opt(f.lang) };
+const paging: FieldSet = { page: opt(f.page), limit: opt(f.limit) };
+
+export const catalogue: readonly EndpointSpec[] = Object.freeze([
+  // Front-end endpoints
+  entry({ path: 'partner/getprog', side: 'front', token: 'none', effect: 'read', fields: langOnly, allowGet: true, cache: 'program',
+    summary: 'The program: its actions and gifts, for a visitor who is not connected.' }),
+  entry({ path: 'partner/initialcheckstore', side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true,
+    summary: "The program plus the connected user's balance and opt-in." }),
+  entry({ path: 'user/clientcheckcredentials', side: 'front', token: 'none', effect: 'mutation', sessionEffect: 'connect',
+    fields: { partnerClientId: req(f.partnerClientId), email: opt(f.email), firstName: opt(f.name), lastName: opt(f.name), dataConsentCode: opt(f.dataConsentCode), lang: opt(f.lang) },
+    summary: 'Connects the user (creating them when unknown) and opens a session.' }),
+  entry({ path: 'user/historyburns', side: 'front', token: 'user', effect: 'read', fields: paging, allowGet: true,
+    summary: 'The gifts the user bought, newest first.' }),
+  entry({ path: 'user/historyearns', side: 'front', token: 'user', effect: 'read', fields: paging, allowGet: true,
+    summary: 'The actions the user completed, newest first.' }),
+  entry({ path: 'user/logout', side: 'front', token: 'user', effect: 'mutation', fields: {}, sessionEffect: 'end-user-sessions',
+    summary: "Disconnects the user on every device and ends this service's sessions of that user." }),
+  entry({ path: 'user/delete', side: 'front', token: 'user', effect: 'mutation', fields: {}, sessionEffect: 'end-user-sessions',
+    summary: 'Deletes the user and their history, and ends their sessions.' }),
+  entry({ path: 'generosity/store', side: 'front', token: 'user', effect: 'mutation', idempotent: true,
+    fields: { action: req(f.action), param1: opt(f.param1), lang: opt(f.lang) },
+    summary: 'Validates and stores an action, earning its points.' }),
+  entry({ path: 'gift/list', side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true,
+    summary: 'The gifts, with whether the user can afford each.' }),
+  entry({ path: 'gift/checkavailability', side: 'front', token: 'user', effect: 'mutation', idempotent: true,
+    fields: { giftId: req(f.giftId) },
+    summary: 'Buys a gift when the user has enough points and it is in stock.' }),
+  entry({ path: 'ad/bonus', side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true, cache: 'ads',
+    summary: 'Bonus ads.' }),
+  entry({ path: 'ad/specials', side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true, cache: 'ads',
+    summary: 'Special-offer ads.' }),
+  entry({ path: 'ad/news', side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true, cache: 'ads',
+    summary: 'News ads.' }),
+
+  // Back-end endpoints
+  entry({ path: 'auth/token', side: 'back', token: 'none', effect: 'read', fields: {}, exposed: false,
+    summary: 'Issues the back-end token; fetched and shared by this service itself.' }),
+  entry({ path: 'buffer/store', side: 'back', token: 'backend', effect: 'mutation', idempotent: true,
+    fields: { partnerClientId: req(f.partnerClientId), action: req(f.action), param1: opt(f.param1), date: opt(f.date), lang: opt(f.lang) },
+    summary: 'Stores an action for a user (created when unknown).' }),
+  entry({ path: 'generosity/multistore', side: 'back', token: 'backend', effect: 'mutation', idempotent: true,
+    fields: { action: req(f.action), partnerClientIds: req(partnerClientIdList), param1: opt(f.param1) },
+    summary: 'Stores an action for up to 1,000 users.' }),
+  entry({ path: 'user/incrementalinfos', side: 'back', token: 'backend', effect: 'read',
+    fields: { since: req(f.since), page: opt(f.page), limit: opt(f.limit) },
+    summary: 'Users changed since a date, with their earns and burns.' }),
+  entry({ path: 'user/infos', side: 'back', token: 'backend', effect: 'read',
+    fields: { partnerClientIds: opt(partnerClientIdList), page: opt(f.page), limit: opt(f.limit) },
+    summary: 'Users with their information, paged.' }),
+  entry({ path: 'user/info', side: 'back', token: 'backend', effect: 'read', fields: { partnerClientId: req(f.partnerClientId) },
+    summary: "One user's information." }),
+  entry({ path: 'user/ranking', side: 'back', token: 'backend', effect: 'read',
+    fields: { partnerClientId: req(f.partnerClientId), n: req(f.rankingSpan) },
+    summary: 'The user and up to n users above and below, by points.' }),
+  entry({ path: 'user/multidelete', side: 'back', token: 'backend', effect: 'mutation', sessionEffect: 'end-listed-users-sessions',
+    fields: { partnerClientIds: req(partnerClientIdList) },
+    summary: "Deletes up to 1,000 users and ends this service's sessions of them." }),
+]);
+
+const byPath = new Map(catalogue.map((e) => [e.path, e]));
+
+export function endpoint(path: string): EndpointSpec {
+  const found = byPath.get(path);
+  if (!found) throw new Error(`No catalogue entry for ${path}`);
+  return found;
+}
+
+export function findEndpoint(path: string): EndpointSpec | undefined {
+  return byPath.get(path);
+}
+
+export const frontEndpoints = catalogue.filter((e) => e.side === 'front');
+export const backEndpoints = catalogue.filter((e) => e.side === 'back' && e.exposed);
