@@ -1,0 +1,35 @@
+import type { RequestHandler } from 'express';
+import type { Logger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
+
+/**
+ * One log line and one histogram sample per answered request. The line holds
+ * no header, cookie or body: only what an operator needs to follow a request.
+ */
+export function accessLog(listener: 'public' | 'internal', logger: Logger, metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (res.locals.route as string | undefined) ?? 'unmatched';
+      metrics.httpRequestDuration.observe({ listener, route, method: req.method, status: String(res.statusCode) }, seconds);
+      if (route === '/healthz' || route === '/readyz' || route === '/metrics') return;
+      const line: Record<string, unknown> = {
+        requestId: res.locals.requestId,
+        listener,
+        method: req.method,
+        route,
+        status: res.statusCode,
+        ms: Math.round(seconds * 1e6) / 1e3,
+      };
+      if (res.locals.upstreamErrorCode !== undefined) line.upstreamErrorCode = res.locals.upstreamErrorCode;
+      if (res.locals.errorCode) line.error = res.locals.errorCode;
+      if (res.locals.callerKeyId) line.caller = res.locals.callerKeyId;
+      const tp = req.headers.traceparent;
+      if (typeof tp === 'string' && tp.length <= 55) line.traceparent = tp;
+      if (res.statusCode >= 500) logger.warn(line, 'request');
+      else logger.info(line, 'request');
+    });
+    next();
+  };
+}

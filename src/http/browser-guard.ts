@@ -1,0 +1,68 @@
+import type { Request, RequestHandler } from 'express';
+import { Forbidden } from '../errors';
+
+export interface BrowserGuardOptions {
+  readonly allowedOrigins: readonly string[];
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const ALLOWED_REQUEST_HEADERS = 'Content-Type, X-CSRF, Idempotency-Key, X-Request-Id, X-Session-Transport, Authorization, If-None-Match, traceparent';
+const EXPOSED_HEADERS = 'X-Request-Id, Retry-After, ETag, RateLimit, RateLimit-Policy';
+
+/** The origin the request was addressed to, as the browser would write it. */
+function ownOrigin(req: Request): string | undefined {
+  const host = req.get('host');
+  return host ? `${req.protocol}://${host}` : undefined;
+}
+
+/**
+ * CORS for the allowed origins only, and the ambient-credential defences of
+ * the contract: a cookie-carried request from a foreign origin is refused, and
+ * a state-changing one must carry `X-CSRF: 1` (a header no cross-site form or
+ * simple request can add). Bearer-authenticated requests carry no ambient
+ * credential, so neither rule applies to them.
+ */
+export function browserGuard(options: BrowserGuardOptions): RequestHandler {
+  const allowed = new Set(options.allowedOrigins);
+  return (req, res, next) => {
+    const origin = req.headers.origin;
+    const bearer = typeof req.headers.authorization === 'string';
+    const isAllowedCrossOrigin = typeof origin === 'string' && allowed.has(origin);
+
+    if (isAllowedCrossOrigin) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Allow-Credentials', 'true');
+      res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+    }
+    res.append('Vary', 'Origin');
+
+    if (req.method === 'OPTIONS') {
+      if (!isAllowedCrossOrigin) {
+        next(new Forbidden('Origin not allowed.'));
+        return;
+      }
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST');
+      res.setHeader('Access-Control-Allow-Headers', ALLOWED_REQUEST_HEADERS);
+      res.setHeader('Access-Control-Max-Age', '600');
+      res.status(204).end();
+      return;
+    }
+    if (bearer) {
+      next();
+      return;
+    }
+    if (typeof origin === 'string' && !isAllowedCrossOrigin && origin !== ownOrigin(req)) {
+      next(new Forbidden('Origin not allowed.'));
+      return;
+    }
+    if (req.headers['sec-fetch-site'] === 'cross-site' && !isAllowedCrossOrigin && req.headers.cookie !== undefined) {
+      next(new Forbidden('Cross-site request refused.'));
+      return;
+    }
+    if (!SAFE_METHODS.has(req.method) && req.headers['x-csrf'] !== '1') {
+      next(new Forbidden('Missing X-CSRF: 1 header.'));
+      return;
+    }
+    next();
+  };
+}

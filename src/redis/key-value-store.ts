@@ -1,0 +1,31 @@
+/**
+ * The few storage operations the service needs (sessions, session indexes,
+ * cache entries, locks, idempotency records, the back-end token). One
+ * interface, two implementations: Redis shared by every replica, and a
+ * bounded in-process store for a single development process.
+ *
+ * Every failure of the backing store is a `SessionStoreUnavailable`, raised
+ * within the command timeout: callers never hang on a stalled Redis.
+ */
+export interface SetOptions {
+  /** Lifetime of the key, in milliseconds. */
+  readonly ttlMs: number;
+  /** Only write when the key does not exist (a lock). */
+  readonly ifAbsent?: boolean;
+}
+
+export interface KeyValueStore {
+  readonly kind: 'redis' | 'memory';
+  get(key: string): Promise<string | null>;
+  /** Returns false when `ifAbsent` was asked and the key existed. */
+  set(key: string, value: string, options: SetOptions): Promise<boolean>;
+  del(keys: readonly string[]): Promise<number>;
+  expire(key: string, ttlSeconds: number): Promise<void>;
+  /** Deletes `key` only while it still holds `expected` (releasing one's own lock). */
+  deleteIfEquals(key: string, expected: string): Promise<boolean>;
+  setAdd(key: string, member: string, ttlMs: number): Promise<void>;
+  setMembers(key: string): Promise<string[]>;
+  setRemove(key: string, members: readonly string[]): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,252 @@
+import { createHash } from 'node:crypto';
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import type { ResponseCache } from '../cache/response-cache';
+import type { Settings } from '../config/settings';
+import { BadRequest, Forbidden, MethodNotAllowed, NotFound, Unauthenticated, UpstreamUnreadable } from '../errors';
+import { answerFromUpstream, JSON_TYPE, sendAnswer, type HttpAnswer } from '../http/answer';
+import { browserGuard } from '../http/browser-guard';
+import type { Idempotency } from '../http/idempotency';
+import { jsonBody } from '../http/json-body';
+import { sendProblem } from '../http/problem';
+import { traceparentOf } from '../http/request-id';
+import { validateInput } from '../http/validation';
+import type { Logger } from '../observability/logger';
+import type { IdentitySource } from '../session/identity';
+import type { Sessions } from '../session/sessions';
+import { frontEndpoints, type EndpointSpec } from '../upstream/catalogue';
+import type { UpstreamAnswer, UpstreamClient } from '../upstream/client';
+import { opt, zodObjectFor } from '../upstream/fields';
+import { ServiceError } from '../errors';
+
+export interface RateLimits {
+  /** Every /api request, per client IP. */
+  readonly perIp: RequestHandler;
+  /** Connects, per client IP. */
+  readonly connect: RequestHandler;
+  /** Mutations, per session. */
+  readonly mutation: RequestHandler;
+}
+
+export interface PublicApiDeps {
+  readonly settings: Settings;
+  readonly logger: Logger;
+  readonly sessions: Sessions;
+  readonly identity: IdentitySource;
+  readonly client: UpstreamClient;
+  readonly cache?: ResponseCache;
+  readonly idempotency?: Idempotency;
+  readonly rateLimits?: RateLimits;
+  /** Extra GET routes under /api (e.g. the OpenAPI document). */
+  readonly extraGetRoutes?: Readonly<Record<string, RequestHandler>>;
+}
+
+type AsyncHandler = (req: Request, res: Response) => Promise<void>;
+
+const wrap =
+  (fn: AsyncHandler): RequestHandler =>
+  (req, res, next) => {
+    fn(req, res).catch(next);
+  };
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * The `/api` routes, generated from the catalogue: one route per front-end
+ * endpoint (POST, and GET for the reads), plus `GET /api/session`. Every
+ * route is resolved first (unknown paths are 404 whatever else the request
+ * holds), then guarded, rate-limited, parsed, validated, given its session,
+ * and forwarded.
+ */
+export function publicApiRouter(deps: PublicApiDeps): Router {
+  const { settings, sessions, client, identity } = deps;
+  const router = express.Router({ caseSensitive: true, strict: true });
+  const guard = browserGuard({ allowedOrigins: settings.allowedOrigins });
+  const body = jsonBody();
+  const pass: RequestHandler = (_req, _res, next) => next();
+  const limits = deps.rateLimits ?? { perIp: pass, connect: pass, mutation: pass };
+  const browserActions = new Set(settings.browserActions);
+  const allActions = browserActions.has('*');
+
+  const requireSession: RequestHandler = (req, _res, next) => {
+    if (!sessions.userOf(req)) next(new Unauthenticated('Connect first: this route needs a connected session.'));
+    else next();
+  };
+
+  function validated(endpoint: EndpointSpec): RequestHandler {
+    return (req, res, next) => {
+      try {
+        res.locals.input = validateInput(endpoint, req.method === 'GET' || req.method === 'HEAD' ? req.query : req.body, req.method === 'POST' ? 'body' : 'query');
+        next();
+      } catch (err) {
+        next(err);
+      }
+    };
+  }
+
+  async function endAfterRefusal(req: Request, res: Response): Promise<never> {
+    await sessions.endCurrent(req, res, 'upstream-refused');
+    throw new Unauthenticated('The session has ended: the upstream no longer accepts it. Connect again.', {
+      extra: { upstreamErrorCode: 3, errorCode: 3, errorMsg: 'user not connected' },
+    });
+  }
+
+  /** No credential of the user's may leave in an answer, whatever the upstream sent. */
+  function guardLeak(upstream: UpstreamAnswer, userToken: string | undefined, path: string): void {
+    if (userToken && upstream.text.includes(userToken)) {
+      throw new UpstreamUnreadable(`Upstream answer to ${path} held a credential; not passed on`, path);
+    }
+  }
+
+  function forward(endpoint: EndpointSpec): AsyncHandler {
+    const isStore = endpoint.path === 'generosity/store';
+    return async (req, res) => {
+      const input = res.locals.input as Record<string, unknown>;
+      const requestId = res.locals.requestId as string;
+      let sub = '';
+      let userToken: string | undefined;
+      if (endpoint.token === 'user') {
+        userToken = sessions.userTokenOf(req);
+        if (!userToken) throw new Unauthenticated('Connect first: this route needs a connected session.');
+        sub = userToken;
+      }
+      if (isStore && !allActions && !browserActions.has(String(input.action))) {
+        throw new Forbidden(`Action "${String(input.action)}" cannot be stored from a browser.`);
+      }
+      const traceparent = traceparentOf(req.headers.traceparent);
+      const exec = async (): Promise<HttpAnswer> => {
+        const upstream = await client.call({ endpoint, sub, body: input, requestId, ...(traceparent ? { traceparent } : {}) });
+        res.locals.upstreamErrorCode = upstream.errorCode;
+        guardLeak(upstream, userToken, endpoint.path);
+        if (upstream.errorCode === 3 && endpoint.token === 'user') await endAfterRefusal(req, res);
+        return answerFromUpstream(upstream);
+      };
+
+      let answer: HttpAnswer;
+      const key = req.headers['idempotency-key'];
+      if (endpoint.cache !== 'none' && deps.cache) {
+        const scope = endpoint.cache === 'ads' && settings.cache.adsScope === 'user' ? (sessions.userOf(req)?.partnerClientId ?? '') : '';
+        answer = await deps.cache.serve(req, endpoint, input, scope, exec);
+      } else if (endpoint.idempotent && key !== undefined && deps.idempotency) {
+        if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) throw new BadRequest('Idempotency-Key must be 1-128 printable ASCII characters.');
+        const user = sessions.userOf(req)?.partnerClientId ?? '';
+        const fingerprint = createHash('sha256').update(`${endpoint.path}\n${JSON.stringify(input)}`).digest('base64url');
+        answer = await deps.idempotency.run(`u:${user}`, key, fingerprint, exec, requestId);
+      } else {
+        answer = await exec();
+      }
+
+      if (endpoint.sessionEffect === 'end-user-sessions' && answer.errorCode === 0) {
+        const user = sessions.userOf(req);
+        if (user) {
+          await sessions.endCurrent(req, res, endpoint.path === 'user/delete' ? 'delete' : 'logout');
+          await sessions.revokeUser(user.partnerClientId, endpoint.path === 'user/delete' ? 'delete' : 'logout');
+        }
+      }
+      sendAnswer(req, res, answer);
+    };
+  }
+
+  // Connect: identity from IDENTITY_MODE; the body may only add consent and language outside insecure-body.
+  const connectEndpoint = frontEndpoints.find((e) => e.sessionEffect === 'connect')!;
+  const connectPublic: EndpointSpec = {
+    ...connectEndpoint,
+    schema: zodObjectFor({ ...connectEndpoint.fields, partnerClientId: opt(connectEndpoint.fields.partnerClientId!.spec) }),
+  };
+  const connect: AsyncHandler = async (req, res) => {
+    const input = res.locals.input as Record<string, unknown>;
+    const transportHeader = req.headers['x-session-transport'];
+    if (transportHeader !== undefined && transportHeader !== 'token' && transportHeader !== 'cookie') {
+      throw new BadRequest('X-Session-Transport must be "token" or "cookie".');
+    }
+    const transport = transportHeader === 'token' ? 'token' : 'cookie';
+    const who = await identity.resolve(req, input);
+    const upstreamBody: Record<string, unknown> = { ...who };
+    if (input.dataConsentCode !== undefined) upstreamBody.dataConsentCode = input.dataConsentCode;
+    if (input.lang !== undefined) upstreamBody.lang = input.lang;
+    const traceparent = traceparentOf(req.headers.traceparent);
+    const upstream = await client.call({
+      endpoint: connectEndpoint,
+      sub: '',
+      body: upstreamBody,
+      requestId: res.locals.requestId as string,
+      ...(traceparent ? { traceparent } : {}),
+    });
+    res.locals.upstreamErrorCode = upstream.errorCode;
+    if (upstream.errorCode !== 0) {
+      sendAnswer(req, res, answerFromUpstream(upstream));
+      return;
+    }
+    const data = upstream.envelope.data as { user?: Record<string, unknown> } | undefined;
+    const userToken = data?.user?.userToken;
+    if (typeof userToken !== 'string' || userToken.length === 0) {
+      throw new UpstreamUnreadable('Upstream connect answer holds no userToken', connectEndpoint.path);
+    }
+    const { userToken: _dropped, ...publicUser } = data!.user!;
+    const result = await sessions.connect(req, res, who, userToken, transport);
+    const envelope = { errorCode: 0, errorMsg: upstream.envelope.errorMsg, data: { ...data, user: publicUser }, ...result };
+    sendAnswer(req, res, { status: 200, body: JSON.stringify(envelope), contentType: JSON_TYPE, errorCode: 0 });
+  };
+
+  const sessionInfo: AsyncHandler = async (req, res) => {
+    const user = sessions.userOf(req);
+    const body = user
+      ? { connected: true, user: { partnerClientId: user.partnerClientId, email: user.email ?? null, firstName: user.firstName ?? null, lastName: user.lastName ?? null } }
+      : { connected: false };
+    sendAnswer(req, res, { status: 200, body: JSON.stringify(body), contentType: JSON_TYPE });
+  };
+
+  // Resolution first: an unknown path is 404 before any guard or session is looked at.
+  const routes = new Map<string, { methods: string[]; chain: (method: string) => RequestHandler[] }>();
+  for (const endpoint of frontEndpoints) {
+    const isConnect = endpoint.sessionEffect === 'connect';
+    const schemaEndpoint = isConnect ? connectPublic : endpoint;
+    const needsSession = endpoint.token === 'user';
+    const methods = endpoint.allowGet ? ['GET', 'HEAD', 'POST'] : ['POST'];
+    routes.set(`/${endpoint.path}`, {
+      methods,
+      chain: (method) => [
+        ...(method === 'POST' ? [body] : []),
+        validated(schemaEndpoint),
+        ...(isConnect ? [limits.connect, sessions.middleware] : []),
+        ...(needsSession ? [sessions.middleware, requireSession] : []),
+        ...(endpoint.effect === 'mutation' && needsSession ? [limits.mutation] : []),
+        wrap(isConnect ? connect : forward(endpoint)),
+      ],
+    });
+  }
+  routes.set('/session', { methods: ['GET', 'HEAD'], chain: () => [sessions.middleware, wrap(sessionInfo)] });
+  for (const [path, handler] of Object.entries(deps.extraGetRoutes ?? {})) {
+    routes.set(path, { methods: ['GET', 'HEAD'], chain: () => [handler] });
+  }
+
+  const resolve: RequestHandler = (req, res, next) => {
+    const route = routes.get(req.path);
+    if (!route) {
+      next(new NotFound(`No route ${req.method} /api${req.path}.`));
+      return;
+    }
+    if (req.method !== 'OPTIONS' && !route.methods.includes(req.method)) {
+      res.setHeader('Allow', route.methods.join(', '));
+      next(new MethodNotAllowed(`${req.method} is not allowed on /api${req.path}.`));
+      return;
+    }
+    res.locals.route = `/api${req.path}`;
+    next();
+  };
+  router.use(resolve, guard, limits.perIp);
+  for (const [path, route] of routes) {
+    for (const method of route.methods) {
+      if (method === 'HEAD') continue;
+      const chain = route.chain(method);
+      if (method === 'GET') router.get(path, ...chain);
+      else router.post(path, ...chain);
+    }
+  }
+  router.use((req: Request, _res: Response, next: NextFunction) => next(new NotFound(`No route ${req.method} /api${req.path}.`)));
+  return router;
+}
+
+/** Sends a typed error as problem+json; for middleware outside the error handler. */
+export function refuse(res: Response, err: ServiceError): void {
+  sendProblem(res, err);
+}

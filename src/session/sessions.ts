@@ -1,0 +1,242 @@
+import { randomBytes } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import session, { type SessionData } from 'express-session';
+import { RedisStore } from 'connect-redis';
+import { sign } from 'cookie-signature';
+import { LRUCache } from 'lru-cache';
+import type { Settings } from '../config/settings';
+import type { Metrics } from '../observability/metrics';
+import type { KeyValueStore } from '../redis/key-value-store';
+import type { Identity } from './identity';
+import { createTokenCipher, deriveTokenKey, type TokenCipher } from './token-cipher';
+
+export type SessionUser = Identity;
+
+declare module 'express-session' {
+  interface SessionData {
+    user: SessionUser;
+    /** The upstream userToken, sealed with the token cipher. */
+    sealedToken: string;
+    /** Epoch ms of the connect, for the absolute lifetime. */
+    createdAt: number;
+    transport: 'cookie' | 'token';
+  }
+}
+
+export type SessionTransport = 'cookie' | 'token';
+export type SessionEndReason = 'logout' | 'delete' | 'revoked' | 'expired' | 'upstream-refused' | 'user-deleted';
+
+export interface ConnectResult {
+  /** Present for the token transport: the opaque bearer token and its idle lifetime. */
+  readonly session?: { readonly token: string; readonly expiresIn: number };
+}
+
+export interface Sessions {
+  /** Loads the session (cookie or bearer token) when the route needs one. */
+  readonly middleware: RequestHandler;
+  connect(req: Request, res: Response, identity: Identity, userToken: string, transport: SessionTransport): Promise<ConnectResult>;
+  userOf(req: Request): SessionUser | undefined;
+  /** The decrypted userToken of a connected session, or undefined. */
+  userTokenOf(req: Request): string | undefined;
+  /** Ends the current session and clears the cookie. */
+  endCurrent(req: Request, res: Response, reason: SessionEndReason): Promise<void>;
+  /** Ends every session of a user, on every replica (they share the store). */
+  revokeUser(partnerClientId: string, reason: SessionEndReason): Promise<number>;
+  clearCookie(res: Response): void;
+}
+
+export interface SessionsOptions {
+  readonly settings: Settings;
+  readonly store: KeyValueStore;
+  readonly metrics: Metrics;
+  /** Secrets signing the cookie; the first signs. */
+  readonly secrets: readonly string[];
+}
+
+/** Bearer tokens of the mobile transport carry this prefix, so ID tokens are never mistaken for them. */
+export const SESSION_TOKEN_PREFIX = 'mbs.';
+
+/**
+ * connect-redis speaks to a node-redis-like client; this adapter gives it our
+ * key-value store instead, so the same store code serves Redis (with its
+ * timeouts and typed failures) and the bounded in-process store.
+ */
+function storeClient(kv: KeyValueStore): object {
+  return {
+    get: (key: string) => kv.get(key),
+    set: (key: string, value: string, opts?: { expiration?: { value: number } }) => kv.set(key, value, { ttlMs: (opts?.expiration?.value ?? 86_400) * 1000 }),
+    expire: (key: string, seconds: number) => kv.expire(key, seconds),
+    del: (keys: string[] | string) => kv.del(Array.isArray(keys) ? keys : [keys]),
+  };
+}
+
+/**
+ * Touching every session on every request would double the Redis round trips
+ * of a read. The idle lifetime only needs renewing now and then: at most once
+ * per `interval` per session and process.
+ */
+class ThrottledTouchStore extends RedisStore {
+  private readonly touched: LRUCache<string, number>;
+  constructor(opts: ConstructorParameters<typeof RedisStore>[0], private readonly intervalMs: number) {
+    super(opts);
+    this.touched = new LRUCache({ max: 100_000, ttl: intervalMs });
+  }
+  override async touch(sid: string, sess: SessionData, cb?: (err?: unknown) => void): Promise<unknown> {
+    if (this.touched.has(sid)) {
+      cb?.();
+      return undefined;
+    }
+    this.touched.set(sid, Date.now());
+    return super.touch(sid, sess, cb);
+  }
+}
+
+export function createSessions(options: SessionsOptions): Sessions {
+  const { settings, store: kv, metrics } = options;
+  const s = settings.session;
+  const prefix = settings.redis.keyPrefix;
+  const sessionPrefix = `${prefix}sess:`;
+  const indexKey = (pcid: string): string => `${prefix}user-sessions:{${pcid}}`;
+  const secrets = [...options.secrets];
+  const cipher: TokenCipher = createTokenCipher(s.tokenEncryptionKeys.length ? s.tokenEncryptionKeys : [deriveTokenKey(secrets[0]!)]);
+  const idleMs = s.idleTtlSeconds * 1000;
+  const absoluteMs = s.absoluteTtlSeconds * 1000;
+
+  const store = new ThrottledTouchStore(
+    {
+      client: storeClient(kv),
+      prefix: sessionPrefix,
+      // Idle lifetime, never past the absolute one.
+      ttl: (sess: SessionData) => {
+        const createdAt = sess.createdAt ?? Date.now();
+        const left = Math.floor((createdAt + absoluteMs - Date.now()) / 1000);
+        return Math.max(1, Math.min(s.idleTtlSeconds, left));
+      },
+    },
+    Math.min(60_000, Math.floor(idleMs / 10)),
+  );
+
+  const cookieOptions = {
+    httpOnly: true,
+    secure: s.cookieSecure,
+    sameSite: s.cookieSameSite,
+    path: '/',
+  } as const;
+
+  const expressSession = session({
+    name: s.cookieName,
+    secret: secrets,
+    store,
+    resave: false,
+    saveUninitialized: false,
+    rolling: false,
+    unset: 'destroy',
+    // A browser-session cookie: the server alone decides when a session ends.
+    cookie: { ...cookieOptions, maxAge: undefined },
+    genid: () => randomBytes(24).toString('base64url'),
+  });
+
+  /** Keeps our cookie out of an answer (token transport). */
+  function suppressCookie(res: Response): void {
+    const original = res.setHeader.bind(res);
+    res.setHeader = ((name: string, value: string | number | readonly string[]) => {
+      if (name.toLowerCase() === 'set-cookie') {
+        const list = (Array.isArray(value) ? value : [String(value)]).filter((c: string) => !c.startsWith(`${s.cookieName}=`));
+        if (list.length === 0) return res;
+        return original(name, list);
+      }
+      return original(name, value);
+    }) as Response['setHeader'];
+  }
+
+  const middleware: RequestHandler = (req, res, next) => {
+    const auth = req.headers.authorization;
+    if (typeof auth === 'string' && auth.startsWith(`Bearer ${SESSION_TOKEN_PREFIX}`)) {
+      // The mobile transport: present the token to express-session as its cookie would be.
+      const value = auth.slice(7 + SESSION_TOKEN_PREFIX.length).trim();
+      req.headers.cookie = `${s.cookieName}=${encodeURIComponent(`s:${value}`)}`;
+      res.locals.sessionTransport = 'token';
+      suppressCookie(res);
+    }
+    expressSession(req, res, (err?: unknown) => {
+      if (err) {
+        next(err);
+        return;
+      }
+      const sess = req.session;
+      if (sess?.user && (!sess.createdAt || Date.now() - sess.createdAt > absoluteMs)) {
+        metrics.sessions.inc({ event: 'expired' });
+        const pcid = sess.user.partnerClientId;
+        const sid = req.sessionID;
+        sess.destroy((destroyErr?: unknown) => {
+          if (destroyErr) {
+            next(destroyErr);
+            return;
+          }
+          kv.setRemove(indexKey(pcid), [sid]).then(() => next(), next);
+        });
+        return;
+      }
+      next();
+    });
+  };
+
+  function regenerate(req: Request): Promise<void> {
+    return new Promise((resolve, reject) => req.session.regenerate((err?: unknown) => (err ? reject(err) : resolve())));
+  }
+  function save(req: Request): Promise<void> {
+    return new Promise((resolve, reject) => req.session.save((err?: unknown) => (err ? reject(err) : resolve())));
+  }
+  function destroy(req: Request): Promise<void> {
+    return new Promise((resolve, reject) => req.session.destroy((err?: unknown) => (err ? reject(err) : resolve())));
+  }
+
+  function clearCookie(res: Response): void {
+    res.clearCookie(s.cookieName, cookieOptions);
+  }
+
+  return {
+    middleware,
+    async connect(req, res, identity, userToken, transport) {
+      await regenerate(req);
+      req.session.user = identity;
+      req.session.sealedToken = cipher.encrypt(userToken);
+      req.session.createdAt = Date.now();
+      req.session.transport = transport;
+      await save(req);
+      await kv.setAdd(indexKey(identity.partnerClientId), req.sessionID, absoluteMs);
+      metrics.sessions.inc({ event: 'created' });
+      if (transport === 'token') {
+        suppressCookie(res);
+        return { session: { token: `${SESSION_TOKEN_PREFIX}${sign(req.sessionID, secrets[0]!)}`, expiresIn: s.idleTtlSeconds } };
+      }
+      return {};
+    },
+    userOf(req) {
+      return req.session?.user;
+    },
+    userTokenOf(req) {
+      const sealed = req.session?.sealedToken;
+      return sealed ? cipher.decrypt(sealed) : undefined;
+    },
+    async endCurrent(req, res, reason) {
+      const pcid = req.session?.user?.partnerClientId;
+      const sid = req.sessionID;
+      if (req.session) await destroy(req);
+      if (pcid) await kv.setRemove(indexKey(pcid), [sid]);
+      metrics.sessions.inc({ event: `ended-${reason}` });
+      clearCookie(res);
+    },
+    async revokeUser(partnerClientId, reason) {
+      const key = indexKey(partnerClientId);
+      const sids = await kv.setMembers(key);
+      // One key at a time: the session keys may sit on other cluster slots than the index.
+      let ended = 0;
+      for (const sid of sids) ended += await kv.del([`${sessionPrefix}${sid}`]);
+      await kv.del([key]);
+      if (ended) metrics.sessions.inc({ event: `ended-${reason}` }, ended);
+      return ended;
+    },
+    clearCookie,
+  };
+}

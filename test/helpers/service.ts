@@ -1,0 +1,86 @@
+import { Writable } from 'node:stream';
+import { createApp, type MilesApp } from '../../src/app';
+import { loadSettings } from '../../src/config/load';
+import type { Settings } from '../../src/config/settings';
+import { listenService, type RunningService } from '../../src/listen';
+import { startSandbox, type Sandbox } from '../../src/sandbox';
+import { dropPrefix, testRedisUrl, uniquePrefix } from './redis';
+
+export const TEST_PARTNER = { id: 'test-partner', secret: 'test-partner-secret-0123456789abcdef' } as const;
+export const TEST_SESSION_SECRET = 'test-session-secret-0123456789abcdef0123';
+
+export interface TestService {
+  readonly app: MilesApp;
+  readonly running: RunningService;
+  readonly url: string;
+  readonly internalUrl: string;
+  readonly sandbox: Sandbox;
+  readonly settings: Settings;
+  readonly prefix: string;
+  /** Every log line the service wrote, as text. */
+  readonly logs: string[];
+  close(): Promise<void>;
+}
+
+export interface TestServiceOptions {
+  /** More settings, over the test defaults. */
+  readonly env?: Record<string, string>;
+  /** Share one sandbox between instances; a new one is started otherwise. */
+  readonly sandbox?: Sandbox;
+  /** Share one key prefix between instances (replicas of one deployment). */
+  readonly prefix?: string;
+  /** Use Redis (default) or the in-process stores. */
+  readonly redis?: boolean;
+}
+
+export async function startTestSandbox(options: Partial<Parameters<typeof startSandbox>[0]> = {}): Promise<Sandbox> {
+  return startSandbox({ partners: [{ ...TEST_PARTNER }], port: 0, host: '127.0.0.1', ...options });
+}
+
+/**
+ * A whole service over real HTTP: the sandbox simulator as its upstream, a
+ * real Redis under a key prefix of its own, both listeners on free ports.
+ */
+export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
+  const ownSandbox = !options.sandbox;
+  const sandbox = options.sandbox ?? (await startTestSandbox());
+  const prefix = options.prefix ?? uniquePrefix('svc');
+  const useRedis = options.redis ?? true;
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    APM_BASE_URL: sandbox.url,
+    APM_PARTNER_ID: TEST_PARTNER.id,
+    APM_PARTNER_SECRET: TEST_PARTNER.secret,
+    SESSION_SECRET: TEST_SESSION_SECRET,
+    COOKIE_SECURE: 'false',
+    REDIS_KEY_PREFIX: prefix,
+    ...(useRedis ? { REDIS_URL: testRedisUrl() } : {}),
+    ...options.env,
+  };
+  const settings = loadSettings(env);
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const app = await createApp(settings, { logDestination: destination });
+  const running = await listenService(app, { port: 0, internalPort: 0, host: '127.0.0.1' });
+  return {
+    app,
+    running,
+    url: running.publicUrl,
+    internalUrl: running.internalUrl,
+    sandbox,
+    settings,
+    prefix,
+    logs,
+    async close() {
+      await running.stop(2000);
+      if (ownSandbox) await sandbox.close();
+      if (useRedis && !options.prefix) await dropPrefix(prefix);
+    },
+  };
+}
