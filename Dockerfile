@@ -1,0 +1,42 @@
+# miles-bff image: a build stage that compiles the TypeScript with the dev
+# dependencies, and a runtime stage that holds only the compiled code, the
+# production dependencies and the demo page's static files.
+# Build: docker build -t miles-bff:0.1.0 .
+# No secret is baked in: every secret comes from the environment (or a
+# <NAME>_FILE mount) at run time; see k8s/README.md.
+
+# Pinned to an exact Node 20 release so that a rebuild gives the same runtime;
+# bump it (both stages) with each Node security release.
+FROM node:20.20.2-bookworm-slim AS build
+WORKDIR /app
+# The lockfile first, as its own layer: a source-only change reuses it.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:20.20.2-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: the production tree needs no install script, and none of
+# a dependency's scripts should run in the image we ship.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY public ./public
+# The image's own `node` user (uid/gid 1000), numeric so that Kubernetes'
+# runAsNonRoot can check it without reading /etc/passwd.
+USER 1000:1000
+# PORT (public: /api, demo page) and INTERNAL_PORT (probes, /metrics, /internal).
+EXPOSE 3000 9091
+# The slim image has no curl: ask node itself. Follows INTERNAL_PORT when it is
+# changed. Kubernetes ignores this and uses the probes of k8s/base/deployment.yaml.
+# (No --start-period: dockerfilelint 1.8 misreads hyphenated options; with a
+# 30 s interval the first check comes long after the listeners are up.)
+HEALTHCHECK --interval=30s --timeout=3s --retries=3 \
+  CMD ["node", "-e", "require('http').get('http://127.0.0.1:'+(process.env.INTERNAL_PORT||9091)+'/healthz',{timeout:2000},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
+# What `npm start` runs once its prestart build is done; node directly (not
+# npm) so that SIGTERM reaches the process and its graceful shutdown.
+CMD ["node", "dist/server.js"]
