@@ -48,12 +48,17 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
   });
   client.on('ready', () => logger.info('redis connection ready'));
 
-  try {
-    await client.connect();
-  } catch (cause) {
-    // Start anyway: readiness stays false until Redis answers, requests get 503.
-    logger.error({ err: { message: (cause as Error).message } }, 'redis not reachable at start; will keep retrying');
-  }
+  // connect() only settles once Redis answers; with a Redis down at start it would
+  // hold start-up forever. Start anyway: readiness stays false and requests that
+  // need Redis get 503 until it answers.
+  const connecting = client.connect().catch((cause: unknown) => {
+    logger.error({ err: { message: (cause as Error).message } }, 'redis connection failed');
+  });
+  const settled = await Promise.race([
+    connecting.then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), Math.max(options.commandTimeoutMs, 1000)).unref()),
+  ]);
+  if (!settled) logger.error('redis not reachable at start; will keep retrying in the background');
 
   async function run<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (!client.isReady) throw new SessionStoreUnavailable(`Redis is not connected (${what})`);
@@ -90,11 +95,23 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     async setRemove(key, members) {
       if (members.length) await run('srem', () => client.sRem(key, [...members]));
     },
+    deleteByPrefix(prefix) {
+      // SCAN walks the keyspace in steps (never blocks Redis like KEYS); glob characters of the prefix are escaped.
+      const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+      return run('scan', async () => {
+        let deleted = 0;
+        for await (const batch of client.scanIterator({ MATCH: pattern, COUNT: 500 })) {
+          if (batch.length) deleted += await client.unlink(batch);
+        }
+        return deleted;
+      });
+    },
     async ping() {
       await run('ping', () => client.ping());
     },
     async close() {
-      if (client.isOpen) await client.close().catch(() => client.destroy());
+      if (client.isReady) await client.close().catch(() => client.destroy());
+      else if (client.isOpen) client.destroy();
     },
   };
 }
