@@ -39,15 +39,16 @@ export async function listenService(app: MilesApp, ports: { port?: number; inter
 
   async function closeServer(server: Server, timeoutMs: number): Promise<void> {
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.closeAllConnections();
-      }, timeoutMs);
+      const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
       timer.unref();
+      // Idle keep-alive sockets would hold close() open; busy ones finish their
+      // request first and are closed as soon as they turn idle.
+      const sweeper = setInterval(() => server.closeIdleConnections(), 50);
       server.close(() => {
         clearTimeout(timer);
+        clearInterval(sweeper);
         resolve();
       });
-      // Idle keep-alive sockets would hold close() open; busy ones finish their request first.
       server.closeIdleConnections();
     });
   }

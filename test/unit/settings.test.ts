@@ -1,0 +1,116 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSettings, SettingsError } from '../../src/config/load';
+import { settingsTable } from '../../src/config/settings-table';
+
+const LIVE = {
+  NODE_ENV: 'production',
+  APM_BASE_URL: 'https://api-sandbox.appsmiles.eu/2.0/',
+  APM_PARTNER_ID: 'partner',
+  APM_PARTNER_SECRET: 'secret-secret-secret',
+  REDIS_URL: 'redis://redis:6379',
+  SESSION_SECRET: 'a'.repeat(32),
+  IDENTITY_MODE: 'header',
+  TRUST_PROXY: '1',
+};
+
+function problemsOf(env: Record<string, string | undefined>): readonly string[] {
+  try {
+    loadSettings(env);
+    return [];
+  } catch (err) {
+    if (err instanceof SettingsError) return err.problems;
+    throw err;
+  }
+}
+
+describe('settings', () => {
+  it('runs on the embedded defaults with no settings at all', () => {
+    const s = loadSettings({});
+    expect(s.port).toBe(3000);
+    expect(s.internalPort).toBe(9091);
+    expect(s.upstream.kind).toBe('embedded-sandbox');
+    expect(s.redis.url).toBeUndefined();
+    expect(s.identity.mode).toBe('insecure-body');
+    expect(s.session.cookieName).toBe('__Host-miles.sid');
+    expect(s.session.idleTtlSeconds).toBe(1800);
+    expect(s.session.absoluteTtlSeconds).toBe(86400);
+    expect(s.cache).toEqual({ programTtlSeconds: 300, adsTtlSeconds: 60, adsScope: 'global', staleSeconds: 3600 });
+    expect(s.rateLimit).toEqual({ enabled: true, windowSeconds: 60, ipMax: 600, connectMax: 30, mutationMax: 120 });
+    expect(s.signing).toEqual({ jsonEncoding: 'php', signedHeadersFormat: 'object', emptyBody: '{}', signatureHeader: 'Authorization' });
+    expect(s.demoPage).toBe(true);
+  });
+
+  it('accepts a complete production configuration', () => {
+    const s = loadSettings(LIVE);
+    expect(s.production).toBe(true);
+    expect(s.upstream).toEqual({ kind: 'remote', baseUrl: LIVE.APM_BASE_URL, partnerId: 'partner', partnerSecret: 'secret-secret-secret' });
+    expect(s.demoPage).toBe(false);
+  });
+
+  it.each([
+    ['APM_BASE_URL', { APM_BASE_URL: undefined, APM_PARTNER_ID: undefined, APM_PARTNER_SECRET: undefined }],
+    ['REDIS_URL', { REDIS_URL: undefined }],
+    ['IDENTITY_MODE', { IDENTITY_MODE: 'insecure-body' }],
+    ['IDENTITY_MODE', { IDENTITY_MODE: undefined }],
+    ['APM_PARTNER_ID', { APM_PARTNER_ID: undefined }],
+    ['APM_PARTNER_SECRET', { APM_PARTNER_SECRET: undefined }],
+    ['SESSION_SECRET', { SESSION_SECRET: 'short' }],
+    ['SESSION_SECRET', { SESSION_SECRET: undefined }],
+    ['COOKIE_SECURE', { COOKIE_SECURE: 'false' }],
+  ])('refuses production start-up naming %s', (name, change) => {
+    const problems = problemsOf({ ...LIVE, ...change });
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.some((p) => p.startsWith(`${name}:`))).toBe(true);
+  });
+
+  it('reports every problem at once, one line each', () => {
+    const problems = problemsOf({ PORT: 'eighty', RATE_LIMIT_IP_MAX: '0', COOKIE_SAMESITE: 'sometimes', CACHE_SCOPE_ADS: 'planet' });
+    expect(problems).toHaveLength(4);
+    for (const p of problems) expect(p).not.toContain('\n');
+    expect(problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'COOKIE_SAMESITE', 'CACHE_SCOPE_ADS', 'RATE_LIMIT_IP_MAX']);
+  });
+
+  it('suggests the setting a typo meant', () => {
+    const problems = problemsOf({ SESSION_TTL_SECOND: '60' });
+    expect(problems[0]).toMatch(/^SESSION_TTL_SECOND: unknown setting\. Did you mean SESSION_TTL_SECONDS\?/);
+  });
+
+  it('reads secrets from _FILE variants, and refuses both at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'settings-'));
+    const file = join(dir, 'secret');
+    writeFileSync(file, 'from-a-file-secret\n');
+    const s = loadSettings({ ...LIVE, APM_PARTNER_SECRET: undefined, APM_PARTNER_SECRET_FILE: file });
+    expect(s.upstream.kind === 'remote' && s.upstream.partnerSecret).toBe('from-a-file-secret');
+    expect(problemsOf({ ...LIVE, APM_PARTNER_SECRET_FILE: file })[0]).toMatch(/^APM_PARTNER_SECRET: set either/);
+    expect(problemsOf({ ...LIVE, APM_PARTNER_SECRET: undefined, APM_PARTNER_SECRET_FILE: join(dir, 'missing') })[0]).toMatch(/^APM_PARTNER_SECRET_FILE: cannot read/);
+  });
+
+  it('never echoes a secret in a problem', () => {
+    const problems = problemsOf({ REDIS_URL: 'not a url with password hunter2' });
+    expect(problems.join('\n')).not.toContain('hunter2');
+  });
+
+  it('parses lists, rotation keys and jwt identity requirements', () => {
+    const key = 'ab'.repeat(32);
+    const s = loadSettings({ SESSION_SECRET: `${'n'.repeat(32)}, ${'o'.repeat(32)}`, TOKEN_ENCRYPTION_KEY: `${key},${Buffer.alloc(32, 7).toString('base64')}`, INTERNAL_API_KEYS: `crm:${'k'.repeat(24)},${'z'.repeat(30)}`, ALLOWED_ORIGINS: 'https://a.example, https://b.example:8443' });
+    expect(s.session.secrets).toHaveLength(2);
+    expect(s.session.tokenEncryptionKeys).toHaveLength(2);
+    expect(s.internalApiKeys).toEqual([{ id: 'crm', key: 'k'.repeat(24) }, { id: undefined, key: 'z'.repeat(30) }]);
+    expect(s.allowedOrigins).toEqual(['https://a.example', 'https://b.example:8443']);
+    expect(problemsOf({ TOKEN_ENCRYPTION_KEY: 'short' })[0]).toMatch(/^TOKEN_ENCRYPTION_KEY:/);
+    expect(problemsOf({ ALLOWED_ORIGINS: 'https://a.example/path' })[0]).toMatch(/^ALLOWED_ORIGINS:/);
+    expect(problemsOf({ IDENTITY_MODE: 'jwt' }).map((p) => p.split(':')[0])).toEqual(['IDENTITY_MODE=jwt', 'IDENTITY_JWT_ISSUER', 'IDENTITY_JWT_AUDIENCE']);
+    expect(problemsOf({ IDENTITY_MODE: 'header' })[0]).toMatch(/^IDENTITY_MODE=header: needs TRUST_PROXY/);
+  });
+
+  it('documents every setting with a group and a description', () => {
+    const names = new Set<string>();
+    for (const def of settingsTable) {
+      expect(def.description.length).toBeGreaterThan(10);
+      expect(names.has(def.name)).toBe(false);
+      names.add(def.name);
+    }
+  });
+});
