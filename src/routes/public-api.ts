@@ -7,7 +7,6 @@ import { answerFromUpstream, JSON_TYPE, sendAnswer, type HttpAnswer } from '../h
 import { browserGuard } from '../http/browser-guard';
 import type { Idempotency } from '../http/idempotency';
 import { jsonBody } from '../http/json-body';
-import { sendProblem } from '../http/problem';
 import { traceparentOf } from '../http/request-id';
 import { validateInput } from '../http/validation';
 import type { Logger } from '../observability/logger';
@@ -16,7 +15,6 @@ import type { Sessions } from '../session/sessions';
 import { frontEndpoints, type EndpointSpec } from '../upstream/catalogue';
 import type { UpstreamAnswer, UpstreamClient } from '../upstream/client';
 import { opt, zodObjectFor } from '../upstream/fields';
-import { ServiceError } from '../errors';
 
 export interface RateLimits {
   /** Every /api request, per client IP. */
@@ -244,9 +242,4 @@ export function publicApiRouter(deps: PublicApiDeps): Router {
   }
   router.use((req: Request, _res: Response, next: NextFunction) => next(new NotFound(`No route ${req.method} /api${req.path}.`)));
   return router;
-}
-
-/** Sends a typed error as problem+json; for middleware outside the error handler. */
-export function refuse(res: Response, err: ServiceError): void {
-  sendProblem(res, err);
 }
