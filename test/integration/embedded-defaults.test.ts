@@ -1,0 +1,47 @@
+import { createApp } from '../../src/app';
+import { loadSettings } from '../../src/config/load';
+import { listenService, type RunningService } from '../../src/listen';
+import { ApiClient } from '../helpers/http';
+import type { MilesApp } from '../../src/app';
+import { Writable } from 'node:stream';
+
+describe('embedded defaults: no settings at all', () => {
+  let app: MilesApp;
+  let running: RunningService;
+  const logs: string[] = [];
+  beforeAll(async () => {
+    app = await createApp(loadSettings({ COOKIE_SECURE: 'false' }), { logDestination: new Writable({ write: (c: Buffer, _e, cb) => (logs.push(c.toString()), cb()) }) });
+    running = await listenService(app, { port: 0, internalPort: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await running.stop(1000);
+  });
+
+  it('runs the sandbox in process and says so loudly', async () => {
+    expect(app.sandbox).toBeDefined();
+    expect(logs.join('')).toMatch(/SANDBOX SIMULATOR/);
+    expect(logs.join('')).toMatch(/NO REDIS_URL/);
+    const res = await new ApiClient(running.publicUrl).get('/api/partner/getprog');
+    expect(res.status).toBe(200);
+    expect(res.json.data.program.name).toBe('Demo Rewards');
+  });
+
+  it('keeps sessions in the bounded in-process store', async () => {
+    expect(app.store.kind).toBe('memory');
+    const api = new ApiClient(running.publicUrl);
+    expect((await api.connect('embedded-1')).status).toBe(200);
+    expect((await api.get('/api/gift/list')).status).toBe(200);
+    expect((await api.post('/api/user/logout')).status).toBe(200);
+    expect((await api.get('/api/gift/list')).status).toBe(401);
+  });
+
+  it('is ready, and exports metrics on the internal listener only', async () => {
+    expect((await fetch(`${running.internalUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${running.internalUrl}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${running.internalUrl}/metrics`)).text();
+    expect(metrics).toMatch(/miles_bff_http_request_duration_seconds_bucket\{[^}]*route="\/api\/partner\/getprog"[^}]*status="200"/);
+    expect(metrics).toMatch(/miles_bff_upstream_duration_seconds_bucket\{[^}]*endpoint="partner\/getprog"[^}]*error_code="0"/);
+    expect(metrics).toMatch(/miles_bff_process_cpu_seconds_total/);
+    expect((await fetch(`${running.publicUrl}/metrics`)).status).toBe(404);
+  });
+});
