@@ -12,7 +12,7 @@ WORKDIR /app
 # The lockfile first, as its own layer: a source-only change reuses it.
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.client.json ./
 COPY src ./src
 RUN npm run build
 

@@ -53,6 +53,8 @@ export class MethodNotAllowed extends httpError('ERR_METHOD_NOT_ALLOWED', 405, '
 export class Conflict extends httpError('ERR_CONFLICT', 409, 'Conflict') {}
 export class PayloadTooLarge extends httpError('ERR_PAYLOAD_TOO_LARGE', 413, 'Payload too large') {}
 export class UnsupportedMediaType extends httpError('ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported media type') {}
+/** A Secure cookie was asked for over plain HTTP: a deployment fault (TRUST_PROXY, COOKIE_SECURE), not the caller's. */
+export class InsecureTransport extends httpError('ERR_INSECURE_TRANSPORT', 500, 'Session cookie cannot be set over plain HTTP') {}
 export class UnprocessableEntity extends httpError('ERR_UNPROCESSABLE', 422, 'Unprocessable entity') {}
 
 export class TooManyRequests extends ServiceError {

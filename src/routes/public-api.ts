@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { ResponseCache } from '../cache/response-cache';
 import type { Settings } from '../config/settings';
-import { BadRequest, Forbidden, MethodNotAllowed, NotFound, Unauthenticated, UpstreamUnreadable } from '../errors';
+import { BadRequest, Forbidden, InsecureTransport, MethodNotAllowed, NotFound, Unauthenticated, UpstreamUnreadable } from '../errors';
 import { answerFromUpstream, JSON_TYPE, sendAnswer, type HttpAnswer } from '../http/answer';
 import { browserGuard } from '../http/browser-guard';
 import type { Idempotency } from '../http/idempotency';
@@ -157,6 +157,15 @@ export function publicApiRouter(deps: PublicApiDeps): Router {
       throw new BadRequest('X-Session-Transport must be "token" or "cookie".');
     }
     const transport = transportHeader === 'token' ? 'token' : 'cookie';
+    if (transport === 'cookie' && sessions.cookieWouldBeDropped(req)) {
+      deps.logger.error(
+        { requestId: res.locals.requestId },
+        'connect over plain HTTP with COOKIE_SECURE on: set TRUST_PROXY so the ingress\'s X-Forwarded-Proto is believed, or COOKIE_SECURE=false for plain-HTTP development',
+      );
+      throw new InsecureTransport(
+        'The session cookie is Secure but this request arrived over plain HTTP: serve the service over HTTPS (with TRUST_PROXY naming the ingress) or set COOKIE_SECURE=false for plain-HTTP development.',
+      );
+    }
     const who = await identity.resolve(req, input);
     const upstreamBody: Record<string, unknown> = { ...who };
     if (input.dataConsentCode !== undefined) upstreamBody.dataConsentCode = input.dataConsentCode;

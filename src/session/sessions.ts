@@ -43,6 +43,12 @@ export interface Sessions {
   /** Ends every session of a user, on every replica (they share the store). */
   revokeUser(partnerClientId: string, reason: SessionEndReason): Promise<number>;
   clearCookie(res: Response): void;
+  /**
+   * True when a Secure cookie cannot be set on this request (plain HTTP that
+   * the service does not know to be behind TLS): connecting would look
+   * successful while no browser would keep the session.
+   */
+  cookieWouldBeDropped(req: Request): boolean;
 }
 
 export interface SessionsOptions {
@@ -51,6 +57,12 @@ export interface SessionsOptions {
   readonly metrics: Metrics;
   /** Secrets signing the cookie; the first signs. */
   readonly secrets: readonly string[];
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+function isLoopbackHost(hostname: string | undefined): boolean {
+  return hostname !== undefined && (LOOPBACK_HOSTS.has(hostname) || hostname.endsWith('.localhost'));
 }
 
 /** Bearer tokens of the mobile transport carry this prefix, so ID tokens are never mistaken for them. */
@@ -116,6 +128,8 @@ export function createSessions(options: SessionsOptions): Sessions {
     Math.min(60_000, Math.floor(idleMs / 10)),
   );
 
+  const relaxLoopback = s.cookieSecure && !settings.production;
+
   const cookieOptions = {
     httpOnly: true,
     secure: s.cookieSecure,
@@ -150,6 +164,11 @@ export function createSessions(options: SessionsOptions): Sessions {
   }
 
   const middleware: RequestHandler = (req, res, next) => {
+    if (relaxLoopback && !req.secure && isLoopbackHost(req.hostname)) {
+      // Browsers treat http://localhost as a secure context and keep Secure
+      // cookies there; express-session would refuse to set one over plain HTTP.
+      Object.defineProperty(req, 'secure', { value: true, configurable: true });
+    }
     const auth = req.headers.authorization;
     if (typeof auth === 'string' && auth.startsWith(`Bearer ${SESSION_TOKEN_PREFIX}`)) {
       // The mobile transport: present the token to express-session as its cookie would be.
@@ -197,6 +216,9 @@ export function createSessions(options: SessionsOptions): Sessions {
 
   return {
     middleware,
+    cookieWouldBeDropped(req) {
+      return s.cookieSecure && !req.secure;
+    },
     async connect(req, res, identity, userToken, transport) {
       await regenerate(req);
       req.session.user = identity;

@@ -1,3 +1,5 @@
+import http from 'node:http';
+
 /**
  * A small HTTP client with a cookie jar, standing in for a browser or an app
  * in integration tests (real browsers are in test/e2e).
@@ -22,6 +24,26 @@ export interface RequestOptions {
   readonly noCookies?: boolean;
 }
 
+function viaNodeHttp(url: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) {
+          if (Array.isArray(v)) for (const one of v) h.append(k, one);
+          else if (v !== undefined) h.set(k, v);
+        }
+        const status = res.statusCode ?? 0;
+        resolve(new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, headers: h }));
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 export class ApiClient {
   readonly cookies = new Map<string, string>();
   /** Mobile transport: sent as `Authorization: Bearer` when set. */
@@ -35,12 +57,9 @@ export class ApiClient {
     if (options.body !== undefined || options.rawBody !== undefined) headers['Content-Type'] ??= 'application/json';
     if (this.cookies.size && !options.noCookies) headers.Cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (this.bearer && !headers.Authorization) headers.Authorization = `Bearer ${this.bearer}`;
-    const res = await fetch(`${this.baseUrl}${path}`, {
-      method,
-      headers,
-      body: options.rawBody ?? (options.body !== undefined ? JSON.stringify(options.body) : undefined),
-      redirect: 'manual',
-    });
+    const body = options.rawBody ?? (options.body !== undefined ? JSON.stringify(options.body) : undefined);
+    // fetch will not send a Host of our choosing; plain node:http will (a request as an ingress forwards it).
+    const res = headers.Host ? await viaNodeHttp(`${this.baseUrl}${path}`, method, headers, body) : await fetch(`${this.baseUrl}${path}`, { method, headers, body, redirect: 'manual' });
     const text = await res.text();
     const setCookies = res.headers.getSetCookie();
     for (const c of setCookies) {

@@ -200,3 +200,47 @@ describe('when Redis does not answer', () => {
     expect((await new ApiClient(svc.url).get('/api/partner/getprog')).status).toBe(200);
   });
 });
+
+describe('Secure cookies (COOKIE_SECURE on, the default)', () => {
+  let svc: TestService;
+  let behindIngress: TestService;
+  beforeAll(async () => {
+    svc = await startTestService({ env: { COOKIE_SECURE: 'true' } });
+    behindIngress = await startTestService({ env: { COOKIE_SECURE: 'true', TRUST_PROXY: 'loopback' } });
+  });
+  afterAll(async () => {
+    await svc.close();
+    await behindIngress.close();
+  });
+
+  it('sets a __Host- Secure cookie on loopback development hosts, which browsers keep there', async () => {
+    const api = new ApiClient(svc.url);
+    const res = await api.connect('secure-1');
+    expect(res.status).toBe(200);
+    const cookie = res.setCookies.find((c) => c.startsWith('__Host-miles.sid='))!;
+    expect(cookie).toMatch(/; Secure/);
+    expect(cookie).toMatch(/; HttpOnly/);
+    expect(cookie).toMatch(/; Path=\//);
+    expect(cookie).not.toMatch(/Domain=/i);
+    expect((await api.get('/api/gift/list')).status).toBe(200);
+  });
+
+  it('refuses to connect over plain HTTP elsewhere instead of silently dropping the cookie', async () => {
+    const before = svc.sandbox.callCount();
+    const res = await new ApiClient(svc.url).connect('secure-2', {}, { headers: { Host: 'shop.example' } });
+    expect(res.status).toBe(500);
+    expect(res.json.code).toBe('ERR_INSECURE_TRANSPORT');
+    expect(res.json.detail).toMatch(/TRUST_PROXY/);
+    expect(svc.sandbox.callCount()).toBe(before);
+  });
+
+  it('sets the cookie behind a TLS-terminating ingress named by TRUST_PROXY', async () => {
+    const api = new ApiClient(behindIngress.url);
+    const headers = { Host: 'shop.example', 'X-Forwarded-Proto': 'https' };
+    const res = await api.connect('secure-3', {}, { headers });
+    expect(res.status).toBe(200);
+    expect(res.setCookies.some((c) => c.startsWith('__Host-miles.sid=') && /; Secure/.test(c))).toBe(true);
+    const own = await api.post('/api/generosity/store', { action: 'review' }, { headers: { ...headers, Origin: 'https://shop.example' } });
+    expect(own.status).toBe(200);
+  });
+});
