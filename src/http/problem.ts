@@ -31,6 +31,8 @@ export function sendProblem(res: Response, err: ServiceError): void {
   const requestId = String(res.locals.requestId ?? '');
   if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
   res.locals.errorCode = err.code;
+  // An error is about this request only; no cache may keep it.
+  res.setHeader('Cache-Control', 'no-store');
   res.status(err.status).type('application/problem+json').send(JSON.stringify(problemFor(err, requestId)));
 }
 

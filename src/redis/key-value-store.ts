@@ -26,6 +26,8 @@ export interface KeyValueStore {
   setAdd(key: string, member: string, ttlMs: number): Promise<void>;
   setMembers(key: string): Promise<string[]>;
   setRemove(key: string, members: readonly string[]): Promise<void>;
+  /** Deletes every key starting with `prefix` (a cache purge); returns how many were deleted. */
+  deleteByPrefix(prefix: string): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -55,6 +55,15 @@ export function createMemoryStore(maxEntries = 50_000): KeyValueStore {
       const v = cache.get(key);
       if (v instanceof Set) for (const m of members) v.delete(m);
     },
+    async deleteByPrefix(prefix) {
+      let deleted = 0;
+      for (const key of [...cache.keys()]) {
+        if (!key.startsWith(prefix)) continue;
+        if (cache.has(key)) deleted += 1;
+        cache.delete(key);
+      }
+      return deleted;
+    },
     async ping() {
       return undefined;
     },
