@@ -1,0 +1,110 @@
+import type { Side } from '../upstream/catalogue';
+import { fields, req, type FieldSet, type JsonSchema } from '../upstream/fields';
+
+/**
+ * The service's own routes, beside the catalogue's upstream endpoints: the
+ * session probe and the documents on `/api`, session revocation, cache purge
+ * and the document on `/internal`. Declared once as data, like the catalogue:
+ * the routers validate with `fields`, the OpenAPI documents describe them.
+ */
+export interface ServiceOperation {
+  readonly side: Side;
+  readonly method: 'get' | 'post';
+  /** Path under the side's prefix (`/api/` or `/internal/`), without a leading slash. */
+  readonly path: string;
+  readonly operationId: string;
+  readonly summary: string;
+  readonly description?: string;
+  /** Request body fields of a POST (a strict object). */
+  readonly fields?: FieldSet;
+  /** JSON Schema of the 200 answer. */
+  readonly response: JsonSchema;
+  /** Reachable without a session (front) or without a key (back: never). */
+  readonly anonymous?: boolean;
+}
+
+const openApiResponse: JsonSchema = {
+  type: 'object',
+  description: 'An OpenAPI 3.1 document.',
+  required: ['openapi', 'info', 'paths'],
+  properties: { openapi: { type: 'string' }, info: { type: 'object' }, paths: { type: 'object' } },
+};
+
+const operations: ServiceOperation[] = [
+  {
+    side: 'front',
+    method: 'get',
+    path: 'session',
+    operationId: 'session',
+    summary: 'Whether this browser or app has a connected session, and whose.',
+    anonymous: true,
+    response: {
+      type: 'object',
+      required: ['connected'],
+      properties: {
+        connected: { type: 'boolean' },
+        user: {
+          type: 'object',
+          required: ['partnerClientId'],
+          properties: {
+            partnerClientId: { type: 'string' },
+            email: { type: ['string', 'null'] },
+            firstName: { type: ['string', 'null'] },
+            lastName: { type: ['string', 'null'] },
+          },
+        },
+      },
+    },
+  },
+  {
+    side: 'front',
+    method: 'get',
+    path: 'openapi.json',
+    operationId: 'publicOpenApiDocument',
+    summary: 'This document.',
+    anonymous: true,
+    response: openApiResponse,
+  },
+  {
+    side: 'back',
+    method: 'post',
+    path: 'sessions/revoke',
+    operationId: 'revokeSessions',
+    summary: "Ends every session of a user on every replica; the user's next request is 401.",
+    fields: { partnerClientId: req(fields.partnerClientId) },
+    response: {
+      type: 'object',
+      required: ['revoked'],
+      properties: { revoked: { type: 'integer', minimum: 0, description: 'How many sessions were ended.' } },
+    },
+  },
+  {
+    side: 'back',
+    method: 'post',
+    path: 'cache/purge',
+    operationId: 'purgeCache',
+    summary: 'Empties the response cache (program and ads) shared by every replica.',
+    fields: {},
+    response: {
+      type: 'object',
+      required: ['purged'],
+      properties: { purged: { type: 'integer', minimum: 0, description: 'How many cache entries were dropped.' } },
+    },
+  },
+  {
+    side: 'back',
+    method: 'get',
+    path: 'openapi.json',
+    operationId: 'internalOpenApiDocument',
+    summary: 'This document (behind the API key like the rest of /internal).',
+    response: openApiResponse,
+  },
+];
+
+export const serviceOperations: readonly ServiceOperation[] = Object.freeze(operations);
+
+export function serviceOperation(side: Side, path: string): ServiceOperation {
+  const found = serviceOperations.find((o) => o.side === side && o.path === path);
+  if (!found) throw new Error(`No service operation ${side} ${path}`);
+  return found;
+}
