@@ -1,22 +1,30 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Settings } from './config/settings';
 import { NotFound, ServiceUnavailable } from './errors';
 import { accessLog } from './http/access-log';
+import { createResponseCache, type ResponseCache } from './cache/response-cache';
+import { createIdempotency, type Idempotency } from './http/idempotency';
+import { createRateLimits } from './http/rate-limits';
 import { errorHandler } from './http/problem';
 import { requestId } from './http/request-id';
 import { createLifecycle, type Lifecycle } from './lifecycle';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
+import { buildOpenApiDocument } from './openapi/document';
 import type { KeyValueStore } from './redis/key-value-store';
 import { createMemoryStore } from './redis/memory-store';
 import { createRedisStore } from './redis/redis-store';
 import { probesRouter } from './routes/probes';
+import { internalApiRouter } from './routes/internal-api';
 import { publicApiRouter } from './routes/public-api';
 import { startSandbox, type Sandbox } from './sandbox';
 import { createIdentitySource } from './session/identity';
 import { createSessions, type Sessions } from './session/sessions';
+import { createTokenCipher, deriveTokenKey } from './session/token-cipher';
+import { createBackendToken, type BackendToken } from './upstream/backend-token';
 import { createUpstreamClient, type UpstreamClient } from './upstream/client';
 import { createSigner } from './upstream/signer';
 
@@ -27,6 +35,12 @@ export interface MilesApp {
   readonly store: KeyValueStore;
   readonly sessions: Sessions;
   readonly client: UpstreamClient;
+  /** The response cache of program and ads (`purge()` for `/internal/cache/purge`). */
+  readonly cache: ResponseCache;
+  /** Idempotency-Key records of the public mutations (stateless: every instance over the same store sees the same records). */
+  readonly idempotency: Idempotency;
+  /** The back-end token shared by every replica, for the `/internal` endpoints. */
+  readonly backendToken: BackendToken;
   readonly lifecycle: Lifecycle;
   /** The `/api` listener's app. */
   readonly publicApp: Express;
@@ -70,8 +84,8 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   }
 
   let store: KeyValueStore;
-  if (settings.redis.url) {
-    store = await createRedisStore({ url: settings.redis.url, commandTimeoutMs: settings.redis.commandTimeoutMs, logger });
+  if (settings.redis.connection) {
+    store = await createRedisStore({ connection: settings.redis.connection, commandTimeoutMs: settings.redis.commandTimeoutMs, logger });
   } else {
     store = createMemoryStore();
     logger.warn('NO REDIS_URL: sessions, cache and limits live in this process only (bounded, lost on restart, not shared by replicas).');
@@ -98,9 +112,28 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
     signer,
     logger,
     metrics,
+    circuitBreaker: settings.circuitBreaker,
   });
   const sessions = createSessions({ settings, store, metrics, secrets });
+  const backendToken = createBackendToken({
+    store,
+    client,
+    keyPrefix: settings.redis.keyPrefix,
+    cipher: createTokenCipher(settings.session.tokenEncryptionKeys.length ? settings.session.tokenEncryptionKeys : [deriveTokenKey(secrets[0]!)]),
+    logger,
+    metrics,
+    upstreamTimeoutMs: settings.upstreamTimeoutMs,
+  });
+  const publicOpenApi = JSON.stringify(
+    buildOpenApiDocument('front', { sessionCookieName: settings.session.cookieName, identityMode: settings.identity.mode }),
+  );
+  const servePublicOpenApi: RequestHandler = (_req, res) => {
+    res.status(200).setHeader('Cache-Control', 'no-cache').type('application/json').send(publicOpenApi);
+  };
   const identity = createIdentitySource(settings.identity);
+  const cache = createResponseCache({ settings, store, metrics, logger });
+  const idempotency = createIdempotency({ settings, store, metrics, logger });
+  const rateLimits = createRateLimits({ settings, store, sessions, metrics, logger });
 
   const refuseWhileDraining: RequestHandler = (_req, _res, next) => {
     if (lifecycle.draining) next(new ServiceUnavailable('The service is shutting down; retry.', 1));
@@ -113,7 +146,12 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   publicApp.set('trust proxy', settings.trustProxy);
   publicApp.set('etag', false);
   publicApp.use(requestId(), accessLog('public', logger, metrics), helmet(), refuseWhileDraining);
-  publicApp.use('/api', publicApiRouter({ settings, logger, sessions, identity, client }));
+  publicApp.use('/api', publicApiRouter({ settings, logger, sessions, identity, client, cache, idempotency, rateLimits, extraGetRoutes: { '/openapi.json': servePublicOpenApi } }));
+  if (settings.demoPage) {
+    // The demo page and the built browser client; from src/ and dist/ alike, both one level below the root.
+    publicApp.use(express.static(join(__dirname, '..', 'public')));
+    publicApp.use('/client', express.static(join(__dirname, '..', 'dist', 'client')));
+  }
   publicApp.use(notFound);
   publicApp.use(errorHandler(logger));
 
@@ -122,6 +160,7 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   internalApp.set('etag', false);
   internalApp.use(requestId(), accessLog('internal', logger, metrics), helmet());
   internalApp.use(probesRouter({ store, metrics, lifecycle }));
+  internalApp.use('/internal', internalApiRouter({ settings, logger, sessions, backendToken, idempotency, purgeCache: () => cache.purge() }));
   internalApp.use(notFound);
   internalApp.use(errorHandler(logger));
 
@@ -132,6 +171,9 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
     store,
     sessions,
     client,
+    cache,
+    idempotency,
+    backendToken,
     lifecycle,
     publicApp,
     internalApp,

@@ -200,8 +200,23 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     return 'entry' in filled ? answerOf(filled.entry, policy) : filled.answer;
   }
 
+  /**
+   * The last entry read per key, with the text it came from: an unchanged entry (every hit
+   * until the next fill) is compared, not parsed again. Bounded: emptied past 1,000 keys.
+   */
+  const lastRead = new Map<string, { readonly text: string; readonly entry: CacheEntry }>();
+
   async function read(target: Target): Promise<CacheEntry | undefined> {
-    return parseEntry(await store.get(target.entryKey));
+    const text = await store.get(target.entryKey);
+    if (text === null) return undefined;
+    const last = lastRead.get(target.entryKey);
+    if (last !== undefined && last.text === text) return last.entry;
+    const entry = parseEntry(text);
+    if (entry !== undefined) {
+      if (lastRead.size >= 1000) lastRead.clear();
+      lastRead.set(target.entryKey, { text, entry });
+    }
+    return entry;
   }
 
   /** Stores an entry, unless a purge happened since its upstream call started (it may predate the purge). */

@@ -65,8 +65,17 @@ export const settingsTable: readonly SettingDefinition[] = [
   { name: 'APM_MAX_SOCKETS', kind: int(1, 10_000), default: '256', group: 'upstream', description: 'Keep-alive sockets to the upstream per replica.' },
 
   // redis
-  { name: 'REDIS_URL', kind: url, secret: true, group: 'redis', description: 'Redis for sessions, cache, idempotency, rate limits and the back-end token (`redis://` or `rediss://`). Unset: bounded in-process stores (refused in production).' },
-  { name: 'REDIS_KEY_PREFIX', kind: str, default: 'miles:', group: 'redis', description: 'Prefix of every key this service writes.' },
+  { name: 'REDIS_MODE', kind: oneOf('standalone', 'sentinel', 'cluster'), default: 'standalone', group: 'redis', description: 'How Redis is reached: `standalone` (one server or a managed primary endpoint: `REDIS_URL`), `sentinel` (the master that `REDIS_SENTINELS` name, followed through failovers) or `cluster` (Redis Cluster, found from the seeds of `REDIS_CLUSTER_NODES` or `REDIS_URL`). See docs/operations.md.' },
+  { name: 'REDIS_URL', kind: url, secret: true, group: 'redis', description: 'Redis for sessions, cache, idempotency, rate limits and the back-end token (`redis://` or `rediss://` for TLS; user, password and database number may be in it). `standalone`: the server; `cluster`: one seed node (a managed service\'s configuration endpoint); not used with `sentinel`. Unset (and no sentinels or cluster nodes): bounded in-process stores (refused in production).' },
+  { name: 'REDIS_SENTINELS', kind: list, group: 'redis', description: '`sentinel` mode: comma list of sentinels, `host:port` (port 26379 when left out). Two or three are enough; the others are learnt from them.' },
+  { name: 'REDIS_SENTINEL_NAME', kind: str, default: 'mymaster', group: 'redis', description: '`sentinel` mode: the name the sentinels monitor the master under (`sentinel monitor <name> …`).' },
+  { name: 'REDIS_SENTINEL_PASSWORD', kind: str, secret: true, group: 'redis', description: '`sentinel` mode: password of the sentinels themselves, when they require one (`requirepass` in sentinel.conf); the data nodes take `REDIS_PASSWORD`.' },
+  { name: 'REDIS_CLUSTER_NODES', kind: list, group: 'redis', description: '`cluster` mode: comma list of seed nodes, `host:port` (port 6379 when left out); a few are enough, the others are discovered.' },
+  { name: 'REDIS_USERNAME', kind: str, group: 'redis', description: 'ACL user (Redis 6+) of every data node. Unset: the user of `REDIS_URL`, else `default`.' },
+  { name: 'REDIS_PASSWORD', kind: str, secret: true, group: 'redis', description: 'Password of every data node (AUTH). Unset: the password of `REDIS_URL`, if any; set both and the start is refused.' },
+  { name: 'REDIS_TLS', kind: bool, group: 'redis', description: 'TLS to every Redis node and sentinel. Unset: on when `REDIS_URL` is `rediss://`, off otherwise.' },
+  { name: 'REDIS_TLS_CA_FILE', kind: str, group: 'redis', description: 'PEM file of the certificate authorities that sign the Redis servers\' certificates, when not a public one (a managed service\'s private CA). Needs TLS.' },
+  { name: 'REDIS_KEY_PREFIX', kind: str, default: 'miles:', group: 'redis', description: 'Prefix of every key this service writes. No `{` or `}` with `cluster`: a hash tag there would put every key in one slot.' },
   { name: 'REDIS_COMMAND_TIMEOUT_MS', kind: int(50, 10_000), default: '1000', group: 'redis', description: 'A Redis command that takes longer fails (answer 503), so a stalled Redis never hangs a request.' },
 
   // session
@@ -110,6 +119,13 @@ export const settingsTable: readonly SettingDefinition[] = [
   // internal
   { name: 'INTERNAL_API_KEYS', kind: list, secret: true, default: '', group: 'internal', description: 'Comma list of keys partner services send as `Authorization: Bearer <key>` on `/internal`; `name:key` entries log `name`, bare keys log a fingerprint. Empty: `/internal` refuses every call.' },
   { name: 'IDEMPOTENCY_TTL_SECONDS', kind: int(60, 604_800), default: '86400', group: 'internal', description: 'How long an `Idempotency-Key` answer is kept and replayed.' },
+
+  // resilience
+  { name: 'CIRCUIT_BREAKER_ENABLED', kind: bool, default: 'true', group: 'resilience', description: 'Circuit breaker in front of the upstream: after repeated upstream faults (timeouts, unreachable, 5xx, unreadable answers) calls are refused at once with 503 and `Retry-After` instead of waiting on a failing upstream. Per replica.' },
+  { name: 'CIRCUIT_BREAKER_FAILURE_THRESHOLD', kind: int(1, 1_000_000), default: '5', group: 'resilience', description: 'Upstream faults within the window that open the circuit.' },
+  { name: 'CIRCUIT_BREAKER_FAILURE_RATE_PERCENT', kind: int(1, 100), default: '50', group: 'resilience', description: "Share of the window's upstream calls that must have failed too (percent), so that sparse faults among many successes do not open it." },
+  { name: 'CIRCUIT_BREAKER_WINDOW_SECONDS', kind: int(1, 3600), default: '10', group: 'resilience', description: 'Sliding window over which upstream faults are counted.' },
+  { name: 'CIRCUIT_BREAKER_OPEN_SECONDS', kind: int(1, 3600), default: '5', group: 'resilience', description: 'How long an open circuit refuses calls before one trial call (half-open); a successful trial closes it, a failed one opens it again.' },
 ];
 
 export const settingsByName: ReadonlyMap<string, SettingDefinition> = new Map(settingsTable.map((s) => [s.name, s]));

@@ -12,6 +12,46 @@ export interface InternalApiKey {
   readonly key: string;
 }
 
+export type RedisMode = 'standalone' | 'sentinel' | 'cluster';
+
+export interface RedisEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Where Redis is, per `REDIS_MODE`. */
+export type RedisTopology =
+  | {
+      readonly mode: 'standalone';
+      readonly endpoint: RedisEndpoint;
+      /** The database number of `REDIS_URL`'s path (0 when none). */
+      readonly database: number;
+    }
+  | {
+      readonly mode: 'sentinel';
+      readonly sentinels: readonly RedisEndpoint[];
+      /** `REDIS_SENTINEL_NAME`: the name the sentinels monitor the master under. */
+      readonly masterName: string;
+      /** `REDIS_SENTINEL_PASSWORD`, for the sentinels themselves. */
+      readonly sentinelPassword: string | undefined;
+    }
+  | {
+      readonly mode: 'cluster';
+      /** Seed nodes: `REDIS_CLUSTER_NODES`, and `REDIS_URL`'s host when set. */
+      readonly seeds: readonly RedisEndpoint[];
+    };
+
+/** The Redis connection settings, checked and read once at start-up. */
+export interface RedisConnectionSettings {
+  readonly topology: RedisTopology;
+  /** `REDIS_USERNAME`, else the user of `REDIS_URL`. */
+  readonly username: string | undefined;
+  /** `REDIS_PASSWORD`, else the password of `REDIS_URL`. */
+  readonly password: string | undefined;
+  /** TLS to every Redis node and sentinel; `ca` is the PEM text of `REDIS_TLS_CA_FILE`. */
+  readonly tls: { readonly ca: string | undefined } | undefined;
+}
+
 export interface Settings {
   readonly nodeEnv: string;
   readonly production: boolean;
@@ -31,7 +71,11 @@ export interface Settings {
     readonly signatureHeader: string;
   };
   readonly redis: {
+    /** `REDIS_URL` as given (it may hold credentials: never log it). */
     readonly url: string | undefined;
+    readonly mode: RedisMode;
+    /** How to reach Redis; undefined: no Redis, the in-process stores. */
+    readonly connection: RedisConnectionSettings | undefined;
     readonly keyPrefix: string;
     readonly commandTimeoutMs: number;
   };
@@ -73,4 +117,11 @@ export interface Settings {
   };
   readonly internalApiKeys: readonly InternalApiKey[];
   readonly idempotencyTtlSeconds: number;
+  readonly circuitBreaker: {
+    readonly enabled: boolean;
+    readonly failureThreshold: number;
+    readonly failureRatePercent: number;
+    readonly windowSeconds: number;
+    readonly openSeconds: number;
+  };
 }

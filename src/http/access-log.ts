@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import type { Histogram } from 'prom-client';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 
@@ -7,12 +8,27 @@ import type { Metrics } from '../observability/metrics';
  * no header, cookie or body: only what an operator needs to follow a request.
  */
 export function accessLog(listener: 'public' | 'internal', logger: Logger, metrics: Metrics): RequestHandler {
+  // The line below holds fixed keys only, none of which the redaction paths name, so running the
+  // redaction over it (a walk of every wildcard path: 3.5 of the 5.5 µs of a line) changes nothing.
+  // Keep it that way: a new key holding a credential belongs in a logger that redacts.
+  const lines = logger.child({}, { redact: { paths: [] } });
+  // One labelled histogram child per (route, method, status): prom-client would otherwise sort
+  // and join the four labels of every observation to find it.
+  const durations = new Map<string, Histogram.Internal<'listener' | 'route' | 'method' | 'status'>>();
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (res.locals.route as string | undefined) ?? 'unmatched';
-      metrics.httpRequestDuration.observe({ listener, route, method: req.method, status: String(res.statusCode) }, seconds);
+      const status = res.statusCode;
+      const labelsKey = `${route} ${req.method} ${status}`;
+      let duration = durations.get(labelsKey);
+      if (duration === undefined) {
+        duration = metrics.httpRequestDuration.labels({ listener, route, method: req.method, status: String(status) });
+        // Bounded by routes × methods × statuses; a flood of odd methods or paths maps to 'unmatched'.
+        if (durations.size < 2000) durations.set(labelsKey, duration);
+      }
+      duration.observe(seconds);
       if (route === '/healthz' || route === '/readyz' || route === '/metrics') return;
       const line: Record<string, unknown> = {
         requestId: res.locals.requestId,
@@ -27,8 +43,8 @@ export function accessLog(listener: 'public' | 'internal', logger: Logger, metri
       if (res.locals.callerKeyId) line.caller = res.locals.callerKeyId;
       const tp = req.headers.traceparent;
       if (typeof tp === 'string' && tp.length <= 55) line.traceparent = tp;
-      if (res.statusCode >= 500) logger.warn(line, 'request');
-      else logger.info(line, 'request');
+      if (res.statusCode >= 500) lines.warn(line, 'request');
+      else lines.info(line, 'request');
     });
     next();
   };

@@ -39,6 +39,7 @@ export function sendProblem(res: Response, err: ServiceError): void {
 interface BodyParserError extends Error {
   type?: string;
   status?: number;
+  expose?: boolean;
 }
 
 class InternalError extends ServiceError {
@@ -74,6 +75,10 @@ function fromBodyParser(err: BodyParserError): ServiceError | undefined {
     case 'stream.encoding.set':
       return new BodyError(400, 'ERR_BAD_REQUEST', 'Bad request', 'The body could not be read.', err);
     default:
+      // A body its Content-Encoding does not describe (zlib, brotli errors) comes as an untyped client error.
+      if (err.expose === true && typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+        return new BodyError(400, 'ERR_BAD_REQUEST', 'Bad request', 'The body could not be decoded.', err);
+      }
       return undefined;
   }
 }
@@ -87,7 +92,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     let known: ServiceError | undefined;
     if (err instanceof ServiceError) known = err;
-    else if (err && typeof err === 'object' && 'type' in err) known = fromBodyParser(err as BodyParserError);
+    else if (err && typeof err === 'object' && ('type' in err || 'status' in err)) known = fromBodyParser(err as BodyParserError);
     if (!known) {
       logger.error({ err, requestId: res.locals.requestId, path: req.path }, 'unexpected error');
       known = new InternalError('The service failed to handle this request.', { cause: err });

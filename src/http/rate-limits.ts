@@ -114,12 +114,13 @@ export function createRateLimits(options: RateLimitsOptions): RateLimits {
     logger.warn('TRUST_PROXY=true trusts every X-Forwarded-For: a client can choose the IP its rate limits count against. Name the ingress instead (a hop count or its addresses).');
   }
   const windowMs = s.windowSeconds * 1000;
-  const redis = store.kind === 'redis' ? (store as RedisKeyValueStore).client : undefined;
+  // The store's own sendCommand: routed by key in a cluster (the script is loaded on each master it meets).
+  const redis = store.kind === 'redis' ? (store as RedisKeyValueStore) : undefined;
   const sendCommand = async (...args: string[]): Promise<RedisReply> => {
     // Not connected: fail at once rather than queue (the client's offline queue is off too).
-    if (!redis?.isReady) throw new SessionStoreUnavailable('Redis is not connected (rate limit)');
+    if (!redis?.isReady()) throw new SessionStoreUnavailable('Redis is not connected (rate limit)');
     try {
-      return await redis.sendCommand<RedisReply>(args);
+      return (await redis.sendCommand(args)) as RedisReply;
     } catch (err) {
       // The store's client wraps every failure; rate-limit-redis recognises a script lost by a
       // Redis restart only by the reply's own NOSCRIPT message, and then loads it again.

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * Every metric the service exports, on a registry of its own (several app
@@ -15,6 +15,9 @@ export interface Metrics {
   readonly backendTokenRenewals: Counter<'outcome'>;
   readonly rateLimitRefusals: Counter<'limit'>;
   readonly idempotency: Counter<'result'>;
+  /** The upstream circuit breaker: 0 closed, 1 half-open, 2 open. */
+  readonly upstreamCircuitState: Gauge;
+  readonly upstreamCircuitTransitions: Counter<'to'>;
 }
 
 export function createMetrics(): Metrics {
@@ -39,7 +42,7 @@ export function createMetrics(): Metrics {
     }),
     upstreamCalls: new Counter({
       name: 'miles_bff_upstream_calls_total',
-      help: 'Upstream calls by endpoint, errorCode and outcome (ok, refused, timeout, unreachable, fault, unreadable).',
+      help: 'Upstream calls by endpoint, errorCode and outcome (ok, refused, timeout, unreachable, fault, unreadable, credentials, circuit-open).',
       labelNames: ['endpoint', 'error_code', 'outcome'],
       registers,
     }),
@@ -69,8 +72,19 @@ export function createMetrics(): Metrics {
     }),
     idempotency: new Counter({
       name: 'miles_bff_idempotency_total',
-      help: 'Idempotency-Key outcomes: first, replayed, in-flight, mismatch.',
+      help: 'Idempotency-Key outcomes: first, replayed, in-flight, mismatch, unknown (outcome unknown, key spent), released (failed before sending).',
       labelNames: ['result'],
+      registers,
+    }),
+    upstreamCircuitState: new Gauge({
+      name: 'miles_bff_upstream_circuit_state',
+      help: 'State of the upstream circuit breaker of this replica: 0 closed, 1 half-open, 2 open.',
+      registers,
+    }),
+    upstreamCircuitTransitions: new Counter({
+      name: 'miles_bff_upstream_circuit_transitions_total',
+      help: 'Changes of state of the upstream circuit breaker, by the state entered (open, half-open, closed).',
+      labelNames: ['to'],
       registers,
     }),
   };

@@ -1,44 +1,76 @@
-import { createClient, type RedisClientType } from 'redis';
+import type { RedisConnectionSettings } from '../config/settings';
 import { SessionStoreUnavailable } from '../errors';
 import type { Logger } from '../observability/logger';
+import { connectionSettingsOf, createRedisConnection } from './connection';
 import type { KeyValueStore, SetOptions } from './key-value-store';
 
 export interface RedisStoreOptions {
-  readonly url: string;
+  /** Where Redis is (`settings.redis.connection`: standalone, sentinel or cluster)… */
+  readonly connection?: RedisConnectionSettings;
+  /** …or a plain `redis://` URL (standalone). */
+  readonly url?: string;
   readonly commandTimeoutMs: number;
   readonly logger: Logger;
 }
 
 export interface RedisKeyValueStore extends KeyValueStore {
   readonly kind: 'redis';
-  /** The raw client, for libraries that speak Redis themselves (rate limits, sessions). */
-  readonly client: RedisClientType;
-  /** Whether the connection is currently up (readiness). */
+  /**
+   * One raw command, for libraries that speak Redis themselves (rate limits): routed by its key
+   * (cluster), failing fast and within the deadline like the store's own commands.
+   */
+  sendCommand(args: readonly string[]): Promise<unknown>;
+  /** Whether the connection is up and answering (readiness). */
   isReady(): boolean;
 }
 
 const DELETE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+/** SADD and its lifetime at once, on one key (one cluster slot). */
+const SET_ADD_WITH_TTL = `redis.call('SADD', KEYS[1], ARGV[1]) return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;
+
+/** Heartbeat of an idle connection; keeps it busier than the watchdog below allows it to be idle. */
+const PING_INTERVAL_MS = 1000;
 
 /**
- * Connects to Redis so that an outage fails fast instead of queueing: the
- * offline queue is off (a command while disconnected fails at once), every
- * command has a timeout, and reconnection goes on in the background with a
- * capped back-off so the service recovers by itself.
+ * Connects to Redis so that an outage fails fast instead of queueing or
+ * hanging:
+ * - Redis down (connection refused or closed): the offline queue is off, so a
+ *   command fails at once; reconnection goes on in the background with a
+ *   capped back-off, and the service recovers by itself.
+ * - Redis stalled (the connection is up but nothing answers: a frozen
+ *   process, a black-holed network): node-redis' own command timeout only
+ *   covers commands still waiting to be written, never one already sent, so
+ *   every command here races its own deadline (`REDIS_COMMAND_TIMEOUT_MS`).
+ *   The first one missed marks the connection stalled: from then on commands
+ *   fail at once instead of piling up behind the unanswered one, until a late
+ *   answer arrives or a new connection is ready. Nothing is written while
+ *   stalled, so the socket turns idle and the watchdog (`socketTimeout`)
+ *   drops it and reconnects; a healthy idle connection never turns idle
+ *   thanks to the PING heartbeat.
+ * - `sendCommand` (for libraries that speak Redis themselves, such as the
+ *   rate limits) follows the same rules.
+ * - Sentinel and cluster (`REDIS_MODE`, connection.ts): the same rules per
+ *   connection; during a failover the master's connection is down, so
+ *   commands fail at once (503) until the promoted replica answers. In a
+ *   cluster every command touches keys of one slot: a deletion of several
+ *   keys is sent slot by slot, a purge walks every master.
  */
 export async function createRedisStore(options: RedisStoreOptions): Promise<RedisKeyValueStore> {
   const { logger } = options;
-  const client = createClient({
-    url: options.url,
+  const timeoutMs = options.commandTimeoutMs;
+  const raw = createRedisConnection(connectionSettingsOf(options), {
     disableOfflineQueue: true,
-    pingInterval: 5000,
-    commandOptions: { timeout: options.commandTimeoutMs },
+    pingInterval: PING_INTERVAL_MS,
+    commandOptions: { timeout: timeoutMs },
     socket: {
-      connectTimeout: Math.max(options.commandTimeoutMs, 1000),
+      connectTimeout: Math.max(timeoutMs, 1000),
+      socketTimeout: Math.max(5000, 3 * timeoutMs),
+      // Reconnect whatever the cause (node-redis' default gives up after a socket timeout).
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000),
     },
-  }) as RedisClientType;
+  });
   let lastErrorLog = 0;
-  client.on('error', (err: Error) => {
+  raw.on('error', (err: Error) => {
     // A down Redis raises an error per reconnect attempt; one line a few seconds is enough.
     const now = Date.now();
     if (now - lastErrorLog > 5000) {
@@ -46,72 +78,131 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
       logger.error({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'redis connection error');
     }
   });
-  client.on('ready', () => logger.info('redis connection ready'));
 
-  // connect() only settles once Redis answers; with a Redis down at start it would
-  // hold start-up forever. Start anyway: readiness stays false and requests that
-  // need Redis get 503 until it answers.
-  const connecting = client.connect().catch((cause: unknown) => {
-    logger.error({ err: { message: (cause as Error).message } }, 'redis connection failed');
+  /** A command went unanswered past its deadline on the current connection. */
+  let stalled = false;
+  const answering = (): void => {
+    if (!stalled) return;
+    stalled = false;
+    logger.info('redis answers again');
+  };
+  raw.on('ready', () => {
+    answering();
+    logger.info({ redis: raw.description }, 'redis connection ready');
   });
-  const settled = await Promise.race([
-    connecting.then(() => true),
-    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), Math.max(options.commandTimeoutMs, 1000)).unref()),
-  ]);
-  if (!settled) logger.error('redis not reachable at start; will keep retrying in the background');
+  const ready = (): boolean => raw.isReady && !stalled;
+
+  function withDeadline<T>(what: string, pending: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!stalled) {
+          stalled = true;
+          logger.error({ command: what, timeoutMs }, 'redis did not answer in time: failing fast until it answers again');
+        }
+        // A late answer proves Redis alive again; a late failure is already accounted for.
+        pending.then(answering, () => undefined);
+        reject(new SessionStoreUnavailable(`Redis did not answer within ${timeoutMs} ms (${what})`));
+      }, timeoutMs);
+      pending.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (cause: unknown) => {
+          clearTimeout(timer);
+          reject(cause);
+        },
+      );
+    });
+  }
 
   async function run<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    if (!client.isReady) throw new SessionStoreUnavailable(`Redis is not connected (${what})`);
+    if (!ready()) throw new SessionStoreUnavailable(`Redis is not ${raw.isReady ? 'answering' : 'connected'} (${what})`);
     try {
-      return await fn();
+      return await withDeadline(what, fn());
     } catch (cause) {
+      if (cause instanceof SessionStoreUnavailable) throw cause;
       throw new SessionStoreUnavailable(`Redis command failed (${what})`, { cause });
     }
   }
 
+
+  // connect() only settles once Redis answers; with a Redis down at start it would
+  // hold start-up forever. Start anyway: readiness stays false and requests that
+  // need Redis get 503 until it answers.
+  const connecting = raw.connect().catch((cause: unknown) => {
+    logger.error({ err: { message: (cause as Error).message } }, 'redis connection failed');
+  });
+  const settled = await Promise.race([
+    connecting.then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), Math.max(timeoutMs, 1000)).unref()),
+  ]);
+  if (!settled) logger.error('redis not reachable at start; will keep retrying in the background');
+
   return {
     kind: 'redis',
-    client,
-    isReady: () => client.isReady,
-    get: (key) => run('get', () => client.get(key)),
+    sendCommand: (args) => run(String(args[0] ?? 'command').toLowerCase(), () => raw.sendCommand(args)),
+    isReady: ready,
+    get: (key) => run('get', async () => (await raw.send(['GET', key], key)) as string | null),
     async set(key: string, value: string, opts: SetOptions) {
-      const reply = await run('set', () =>
-        client.set(key, value, { expiration: { type: 'PX', value: Math.max(1, Math.round(opts.ttlMs)) }, ...(opts.ifAbsent ? { condition: 'NX' as const } : {}) }),
-      );
+      const px = String(Math.max(1, Math.round(opts.ttlMs)));
+      const reply = await run('set', () => raw.send(['SET', key, value, 'PX', px, ...(opts.ifAbsent ? ['NX'] : [])], key));
       return reply === 'OK';
     },
-    del: (keys) => (keys.length === 0 ? Promise.resolve(0) : run('del', () => client.del([...keys]))),
+    del: (keys) =>
+      keys.length === 0
+        ? Promise.resolve(0)
+        : run('del', async () => {
+            // One DEL per cluster slot (a DEL across slots is refused: CROSSSLOT); one in all elsewhere.
+            let deleted = 0;
+            for (const group of raw.bySlot(keys)) deleted += Number(await raw.send(['DEL', ...group], group[0]));
+            return deleted;
+          }),
     async expire(key, ttlSeconds) {
-      await run('expire', () => client.expire(key, ttlSeconds));
+      await run('expire', () => raw.send(['EXPIRE', key, String(ttlSeconds)], key));
     },
     async deleteIfEquals(key, expected) {
-      const n = await run('eval', () => client.eval(DELETE_IF_EQUALS, { keys: [key], arguments: [expected] }));
+      const n = await run('eval', () => raw.send(['EVAL', DELETE_IF_EQUALS, '1', key, expected], key));
       return n === 1;
     },
     async setAdd(key, member, ttlMs) {
-      await run('sadd', () => client.multi().sAdd(key, member).pExpire(key, Math.round(ttlMs)).exec());
+      await run('sadd', () => raw.send(['EVAL', SET_ADD_WITH_TTL, '1', key, member, String(Math.max(1, Math.round(ttlMs)))], key));
     },
-    setMembers: (key) => run('smembers', () => client.sMembers(key)),
+    setMembers: (key) => run('smembers', async () => (await raw.send(['SMEMBERS', key], key)) as string[]),
     async setRemove(key, members) {
-      if (members.length) await run('srem', () => client.sRem(key, [...members]));
+      if (members.length) await run('srem', () => raw.send(['SREM', key, ...members], key));
     },
-    deleteByPrefix(prefix) {
+    async deleteByPrefix(prefix) {
       // SCAN walks the keyspace in steps (never blocks Redis like KEYS); glob characters of the prefix are escaped.
+      // Each step has its own deadline: a large keyspace may take long, a stalled Redis may not.
+      // In a cluster every master holds part of the keyspace: each is walked in turn.
       const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
-      return run('scan', async () => {
-        let deleted = 0;
-        for await (const batch of client.scanIterator({ MATCH: pattern, COUNT: 500 })) {
-          if (batch.length) deleted += await client.unlink(batch);
-        }
-        return deleted;
-      });
+      let deleted = 0;
+      for (const master of raw.masters()) {
+        let cursor = '0';
+        do {
+          const [next, keys] = (await run('scan', () => master.send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '500']))) as [string, string[]];
+          cursor = String(next);
+          for (const group of raw.bySlot(keys)) deleted += Number(await run('unlink', () => raw.send(['UNLINK', ...group], group[0])));
+        } while (cursor !== '0');
+      }
+      return deleted;
     },
     async ping() {
-      await run('ping', () => client.ping());
+      // Every master: readiness means the whole keyspace answers.
+      await run('ping', () => Promise.all(raw.masters().map((m) => m.send(['PING']))));
     },
     async close() {
-      if (client.isReady) await client.close().catch(() => client.destroy());
-      else if (client.isOpen) client.destroy();
+      // close() waits for every pending answer: only on a connection that answers, and not forever.
+      if (ready()) {
+        const closed = await Promise.race([raw.close().then(() => true, () => false), new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref())]);
+        if (closed) return;
+      }
+      try {
+        raw.destroy();
+      } catch {
+        // already closed
+      }
     },
   };
 }

@@ -240,15 +240,48 @@ export function publicApiRouter(deps: PublicApiDeps): Router {
     res.locals.route = `/api${req.path}`;
     next();
   };
-  router.use(resolve, guard, limits.perIp);
+  // Every chain is built here, once, and found per request with one Map lookup: Express' own
+  // routing would test the path of each of the ~30 route layers in turn, and re-enter its
+  // dispatch loop between them.
+  const chains = new Map<string, readonly RequestHandler[]>();
   for (const [path, route] of routes) {
     for (const method of route.methods) {
-      if (method === 'HEAD') continue;
-      const chain = route.chain(method);
-      if (method === 'GET') router.get(path, ...chain);
-      else router.post(path, ...chain);
+      if (method !== 'HEAD') chains.set(`${method} ${path}`, route.chain(method));
     }
   }
+  const dispatch: RequestHandler = (req, res, next) => {
+    const chain = chains.get(`${req.method === 'HEAD' ? 'GET' : req.method} ${req.path}`);
+    if (chain) runChain(chain, req, res, next);
+    else next();
+  };
+  router.use(resolve, guard, limits.perIp, dispatch);
   router.use((req: Request, _res: Response, next: NextFunction) => next(new NotFound(`No route ${req.method} /api${req.path}.`)));
   return router;
+}
+
+/**
+ * Runs middleware in order as an Express route would: `next()` goes on, `next(err)` (or a
+ * throw, or a rejected promise) ends the chain with `done(err)`, and the end of the chain
+ * calls `done()`.
+ */
+function runChain(chain: readonly RequestHandler[], req: Request, res: Response, done: NextFunction): void {
+  let index = 0;
+  const step = (err?: unknown): void => {
+    if (err !== undefined && err !== null) {
+      done(err);
+      return;
+    }
+    const handler = chain[index++];
+    if (handler === undefined) {
+      done();
+      return;
+    }
+    try {
+      const result: unknown = handler(req, res, step);
+      if (result instanceof Promise) result.catch((e: unknown) => step(e ?? new Error('Rejected promise')));
+    } catch (e) {
+      step(e ?? new Error('Thrown undefined'));
+    }
+  };
+  step();
 }

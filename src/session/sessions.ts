@@ -99,8 +99,24 @@ class ThrottledTouchStore extends RedisStore {
       return undefined;
     }
     this.touched.set(sid, Date.now());
-    return super.touch(sid, sess, cb);
+    // A failed touch only leaves the idle lifetime as it was: the answer goes on (express-session
+    // would otherwise fail it after its headers, dropping the connection) and the next request retries.
+    return super.touch(sid, sess, (err?: unknown) => {
+      if (err) this.touched.delete(sid);
+      cb?.();
+    });
   }
+}
+
+/**
+ * After a failed store operation, leaves express-session nothing to save, destroy or set a cookie
+ * for when the answer ends: it would try the store again, fail again after the headers were sent,
+ * and drop the client's keep-alive connection. An unreadable session is unknown, not absent: it
+ * must never be destroyed for a read that merely failed (`unset: 'destroy'`).
+ */
+function abandonSession(req: Request): void {
+  (req as { session?: unknown }).session = undefined;
+  (req as { sessionID?: string }).sessionID = undefined;
 }
 
 export function createSessions(options: SessionsOptions): Sessions {
@@ -179,6 +195,7 @@ export function createSessions(options: SessionsOptions): Sessions {
     }
     expressSession(req, res, (err?: unknown) => {
       if (err) {
+        abandonSession(req);
         next(err);
         return;
       }
@@ -189,6 +206,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         const sid = req.sessionID;
         sess.destroy((destroyErr?: unknown) => {
           if (destroyErr) {
+            abandonSession(req);
             next(destroyErr);
             return;
           }
@@ -220,13 +238,18 @@ export function createSessions(options: SessionsOptions): Sessions {
       return s.cookieSecure && !req.secure;
     },
     async connect(req, res, identity, userToken, transport) {
-      await regenerate(req);
-      req.session.user = identity;
-      req.session.sealedToken = cipher.encrypt(userToken);
-      req.session.createdAt = Date.now();
-      req.session.transport = transport;
-      await save(req);
-      await kv.setAdd(indexKey(identity.partnerClientId), req.sessionID, absoluteMs);
+      try {
+        await regenerate(req);
+        req.session.user = identity;
+        req.session.sealedToken = cipher.encrypt(userToken);
+        req.session.createdAt = Date.now();
+        req.session.transport = transport;
+        await save(req);
+        await kv.setAdd(indexKey(identity.partnerClientId), req.sessionID, absoluteMs);
+      } catch (err) {
+        abandonSession(req);
+        throw err;
+      }
       metrics.sessions.inc({ event: 'created' });
       if (transport === 'token') {
         suppressCookie(res);
@@ -244,18 +267,23 @@ export function createSessions(options: SessionsOptions): Sessions {
     async endCurrent(req, res, reason) {
       const pcid = req.session?.user?.partnerClientId;
       const sid = req.sessionID;
-      if (req.session) await destroy(req);
-      if (pcid) await kv.setRemove(indexKey(pcid), [sid]);
+      try {
+        if (req.session) await destroy(req);
+        if (pcid) await kv.setRemove(indexKey(pcid), [sid]);
+      } catch (err) {
+        abandonSession(req);
+        throw err;
+      }
       metrics.sessions.inc({ event: `ended-${reason}` });
       clearCookie(res);
     },
     async revokeUser(partnerClientId, reason) {
       const key = indexKey(partnerClientId);
       const sids = await kv.setMembers(key);
-      // One key at a time: the session keys may sit on other cluster slots than the index.
-      let ended = 0;
-      for (const sid of sids) ended += await kv.del([`${sessionPrefix}${sid}`]);
-      await kv.del([key]);
+      // The session keys sit on other cluster slots than the index: the store deletes them slot by slot.
+      const ended = await kv.del(sids.map((sid) => `${sessionPrefix}${sid}`));
+      // Only the ids just ended leave the index: a session that connected meanwhile stays revocable.
+      await kv.setRemove(key, sids);
       if (ended) metrics.sessions.inc({ event: `ended-${reason}` }, ended);
       return ended;
     },

@@ -1,9 +1,8 @@
-import http from 'node:http';
-import https from 'node:https';
-import axios, { AxiosError, type AxiosInstance } from 'axios';
 import type { Envelope } from '../errors';
 import {
+  BadRequest,
   UpstreamAuthFailure,
+  UpstreamCircuitOpen,
   UpstreamFault,
   UpstreamTimeout,
   UpstreamUnreachable,
@@ -12,6 +11,8 @@ import {
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { EndpointSpec } from './catalogue';
+import { createCircuitBreaker, type CallVerdict, type CircuitBreaker, type CircuitState } from './circuit-breaker';
+import { createHttpTransport, TransportError } from './http-transport';
 import type { Signer } from './signer';
 import { credentialErrorCodes, isBusinessCode } from './status-map';
 
@@ -49,7 +50,24 @@ export interface UpstreamClientOptions {
   readonly signer: Signer;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /**
+   * The circuit breaker (settings group `resilience`); none when absent or
+   * not enabled.
+   */
+  readonly circuitBreaker?: CircuitBreakerSettings;
 }
+
+export interface CircuitBreakerSettings {
+  readonly enabled: boolean;
+  readonly failureThreshold: number;
+  readonly failureRatePercent: number;
+  readonly windowSeconds: number;
+  readonly openSeconds: number;
+  /** Epoch ms; tests inject their own clock. */
+  readonly now?: () => number;
+}
+
+const CIRCUIT_STATE_VALUE: Readonly<Record<CircuitState, number>> = { closed: 0, 'half-open': 1, open: 2 };
 
 const RETRYABLE_TRANSPORT = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED']);
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
@@ -78,48 +96,48 @@ function parseEnvelope(text: string, endpoint: string): Envelope {
  * connection reset (a keep-alive socket the upstream had closed); mutations
  * never are, since their outcome is then unknown.
  *
+ * A circuit breaker (`CIRCUIT_BREAKER_*`) counts the upstream's faults:
+ * timeouts, unreachable, 5xx (or errorCode 99 and unknown codes) and
+ * unreadable answers. Business refusals are answers, not faults. Refusals of
+ * our credentials (errorCode 1, 8, 9, 10) are not counted either: the
+ * upstream answered at once, opening the circuit would hide the precise,
+ * loudly logged 502 behind a vague 503 that invites retries that cannot
+ * succeed, and it would block the back-end token renewal that errorCode 10
+ * calls for. While the circuit is open a call throws `UpstreamCircuitOpen`
+ * (503, `Retry-After`) before anything is signed or sent.
+ *
  * @example
  * const client = createUpstreamClient({ baseUrl, timeoutMs: 5000, maxSockets: 256, signer, logger, metrics });
  * const answer = await client.call({ endpoint: endpoint('partner/getprog'), sub: '', body: { lang: 'fr' }, requestId });
  */
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: Math.min(64, options.maxSockets), scheduling: 'lifo' as const };
-  const httpAgent = new http.Agent(agentOptions);
-  const httpsAgent = new https.Agent(agentOptions);
-  const instance: AxiosInstance = axios.create({
-    baseURL: options.baseUrl,
-    timeout: options.timeoutMs,
-    httpAgent,
-    httpsAgent,
-    proxy: false,
-    maxRedirects: 0,
-    responseType: 'text',
-    maxContentLength: MAX_ANSWER_BYTES,
-    // The body is already the exact signed bytes; axios must not touch it.
-    transformRequest: [(data: unknown) => data],
-    transformResponse: [(data: unknown) => data],
-    validateStatus: () => true,
-  });
+  // Keep-alive node:http(s), sending the signed body bytes as they are (http-transport.ts).
+  const transport = createHttpTransport({ baseUrl: options.baseUrl, timeoutMs: options.timeoutMs, maxSockets: options.maxSockets, maxAnswerBytes: MAX_ANSWER_BYTES });
   const { logger, metrics } = options;
+  const breaker = options.circuitBreaker?.enabled ? circuitBreakerFor(options.circuitBreaker, logger, metrics) : undefined;
 
   async function send(input: UpstreamCallInput): Promise<{ status: number; text: string }> {
     const extra = input.traceparent ? { traceparent: input.traceparent } : undefined;
-    const signed = await options.signer.sign({
-      sub: input.sub,
-      body: input.body,
-      requestId: input.requestId,
-      ...(extra ? { extraSignedHeaders: extra } : {}),
-    });
-    const res = await instance.post<string>(input.endpoint.path, signed.body, { headers: signed.headers });
-    return { status: res.status, text: typeof res.data === 'string' ? res.data : String(res.data ?? '') };
+    let signed: Awaited<ReturnType<Signer['sign']>>;
+    try {
+      signed = await options.signer.sign({
+        sub: input.sub,
+        body: input.body,
+        requestId: input.requestId,
+        ...(extra ? { extraSignedHeaders: extra } : {}),
+      });
+    } catch (cause) {
+      throw new NotSent(cause);
+    }
+    return transport.post(input.endpoint.path, signed.body, signed.headers);
   }
 
   function transportError(err: unknown, path: string): Error {
-    if (err instanceof AxiosError) {
-      if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT' || err.code === AxiosError.ETIMEDOUT) {
+    if (err instanceof TransportError) {
+      if (err.code === 'ETIMEDOUT') {
         return new UpstreamTimeout(`Upstream ${path} did not answer within the timeout`, path, { cause: err });
       }
-      if (err.code === 'ERR_BAD_RESPONSE' || err.message.includes('maxContentLength')) {
+      if (err.code === 'ERR_BAD_RESPONSE') {
         return new UpstreamUnreadable(`Upstream answer to ${path} could not be read`, path, { cause: err });
       }
       return new UpstreamUnreachable(`Upstream ${path} unreachable (${err.code ?? 'network error'})`, path, { cause: err });
@@ -129,15 +147,26 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
 
   async function call(input: UpstreamCallInput): Promise<UpstreamAnswer> {
     const path = input.endpoint.path;
+    const admission = breaker?.admit();
+    if (admission && !admission.admitted) {
+      metrics.upstreamCalls.inc({ endpoint: path, error_code: 'circuit', outcome: 'circuit-open' });
+      throw new UpstreamCircuitOpen(
+        `Upstream ${path} not called: the circuit is open after repeated upstream failures; retry in ${admission.retryAfterSeconds} s.`,
+        path,
+        admission.retryAfterSeconds,
+      );
+    }
     const started = process.hrtime.bigint();
     let label = 'transport';
     let outcome = 'ok';
+    let verdict: CallVerdict = 'neutral';
     try {
       let raw: { status: number; text: string };
       try {
         raw = await send(input);
       } catch (err) {
-        const code = err instanceof AxiosError ? err.code : undefined;
+        if (err instanceof NotSent) throw unsendable(err.cause, path);
+        const code = err instanceof TransportError ? err.code : undefined;
         if (input.endpoint.effect === 'read' && code && RETRYABLE_TRANSPORT.has(code)) {
           logger.debug({ endpoint: path, code, requestId: input.requestId }, 'upstream read retried after a reset connection');
           try {
@@ -162,21 +191,24 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       const envelope = parseEnvelope(raw.text, path);
       label = String(envelope.errorCode);
       if (credentialErrorCodes.has(envelope.errorCode)) {
-        logger.error(
-          { endpoint: path, upstreamErrorCode: envelope.errorCode, upstreamMessage: envelope.errorMsg, requestId: input.requestId },
-          'upstream refused the partner credentials or signature: check APM_PARTNER_ID, APM_PARTNER_SECRET, the clock and the APM_* encoding settings',
-        );
+        const context = { endpoint: path, upstreamErrorCode: envelope.errorCode, upstreamMessage: envelope.errorMsg, requestId: input.requestId };
+        // An expired back-end token (10) is routine: the token layer renews it and retries.
+        if (envelope.errorCode === 10) logger.warn(context, 'upstream refused the back-end token');
+        else logger.error(context, 'upstream refused the partner credentials or signature: check APM_PARTNER_ID, APM_PARTNER_SECRET, the clock and the APM_* encoding settings');
         throw new UpstreamAuthFailure(`Upstream refused the signature of ${path} (errorCode ${envelope.errorCode})`, path, envelope.errorCode);
       }
       if (!isBusinessCode(envelope.errorCode)) {
         throw new UpstreamFault(`Upstream ${path} answered errorCode ${envelope.errorCode}`, path, raw.status, envelope.errorCode);
       }
       outcome = envelope.errorCode === 0 ? 'ok' : 'refused';
+      verdict = 'success';
       return { errorCode: envelope.errorCode, envelope, text: raw.text };
     } catch (err) {
       outcome = errorOutcome(err);
+      verdict = verdictOf(err);
       throw err;
     } finally {
+      if (admission?.admitted) admission.settle(verdict);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.upstreamDuration.observe({ endpoint: path, error_code: label }, seconds);
       metrics.upstreamCalls.inc({ endpoint: path, error_code: label, outcome });
@@ -186,10 +218,60 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   return {
     call,
     close() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      transport.close();
     },
   };
+}
+
+/** The call failed before anything was sent: the request could not be signed. */
+class NotSent extends Error {
+  constructor(override readonly cause: unknown) {
+    super('not sent', { cause });
+  }
+}
+
+/**
+ * A request the signer refused to encode (a lone UTF-16 surrogate, which PHP's
+ * json_encode refuses too) is the caller's bad input, never an upstream fault:
+ * 400, nothing sent, not counted by the circuit breaker.
+ */
+function unsendable(cause: unknown, path: string): unknown {
+  if (cause instanceof RangeError) return new BadRequest(`The request to ${path} holds text that cannot be sent upstream: ${cause.message}`, { cause });
+  return cause;
+}
+
+/** What a failed call says about the upstream's health (see the client's comment). */
+function verdictOf(err: unknown): CallVerdict {
+  if (err instanceof UpstreamTimeout || err instanceof UpstreamUnreachable || err instanceof UpstreamUnreadable || err instanceof UpstreamFault) return 'failure';
+  if (err instanceof UpstreamAuthFailure) return 'success';
+  return 'neutral';
+}
+
+function circuitBreakerFor(settings: CircuitBreakerSettings, logger: Logger, metrics: Metrics): CircuitBreaker {
+  metrics.upstreamCircuitState.set(CIRCUIT_STATE_VALUE.closed);
+  return createCircuitBreaker({
+    failureThreshold: settings.failureThreshold,
+    failureRatePercent: settings.failureRatePercent,
+    windowSeconds: settings.windowSeconds,
+    openSeconds: settings.openSeconds,
+    ...(settings.now ? { now: settings.now } : {}),
+    onStateChange({ from, to, failures, calls }) {
+      metrics.upstreamCircuitState.set(CIRCUIT_STATE_VALUE[to]);
+      metrics.upstreamCircuitTransitions.inc({ to });
+      if (to === 'open' && from === 'closed') {
+        logger.error(
+          { circuit: to, failures, calls, windowSeconds: settings.windowSeconds, openSeconds: settings.openSeconds },
+          `upstream circuit OPEN: ${failures} of ${calls} upstream calls failed within ${settings.windowSeconds} s; answering 503 for ${settings.openSeconds} s, then one trial call`,
+        );
+      } else if (to === 'open') {
+        logger.error({ circuit: to, openSeconds: settings.openSeconds }, `upstream circuit OPEN again: the trial call failed; answering 503 for ${settings.openSeconds} s`);
+      } else if (to === 'half-open') {
+        logger.warn({ circuit: to }, 'upstream circuit half-open: one trial call goes through');
+      } else {
+        logger.info({ circuit: to }, 'upstream circuit closed: the upstream answers again');
+      }
+    },
+  });
 }
 
 function errorOutcome(err: unknown): string {

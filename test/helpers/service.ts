@@ -29,7 +29,10 @@ export interface TestServiceOptions {
   readonly sandbox?: Sandbox;
   /** Share one key prefix between instances (replicas of one deployment). */
   readonly prefix?: string;
-  /** Use Redis (default) or the in-process stores. */
+  /**
+   * Use the shared test Redis (default: REDIS_URL from the global set-up); false: not it, so the
+   * in-process stores unless `env` points at another Redis (REDIS_MODE, REDIS_CLUSTER_NODES…).
+   */
   readonly redis?: boolean;
 }
 

@@ -1,0 +1,153 @@
+import { createClient } from 'redis';
+import { hashSlot, keyOfCommand } from '../../src/redis/connection';
+import { ApiClient } from '../helpers/http';
+import { startLocalCluster, type LocalCluster } from '../helpers/redis-topologies';
+import { startTestService, type TestService } from '../helpers/service';
+import {
+  describeServiceOn,
+  expectFailoverAnswers,
+  sessionIdOf,
+  startFailoverLoad,
+  startReplicas,
+  waitConnected,
+  type Replicas,
+  type TopologyUnderTest,
+} from '../helpers/topology-checks';
+
+/**
+ * The service on a real Redis Cluster: 3 masters with one replica each,
+ * started from redis-server on loopback ports (redis-cli --cluster create).
+ * Every check of a standalone Redis (topology-checks.ts), the key layout
+ * (hash tags, no CROSSSLOT), keys spread over the shards, and a master change:
+ * a master is killed, its replica takes over, the service answers 503 with
+ * Retry-After meanwhile and comes back by itself with the sessions intact.
+ */
+describe('REDIS_MODE=cluster on a local Redis Cluster (3 masters, 1 replica each)', () => {
+  let cluster: LocalCluster;
+  beforeAll(async () => {
+    cluster = await startLocalCluster({ replicas: 1 });
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  const topology = (): TopologyUnderTest => ({
+    env: { REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: cluster.nodesSetting },
+    keys: (pattern) => cluster.keys(pattern),
+  });
+
+  it('computes the slot of a key as the cluster does (hash tags included)', async () => {
+    const node = cluster.nodes[0]!;
+    const client = createClient({ socket: { host: '127.0.0.1', port: node.port, reconnectStrategy: false } });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      const keys = [
+        '123456789',
+        'miles:sess:AbC-_xyz',
+        'miles:user-sessions:{user@example.com}',
+        'miles:cache:{partner/getprog|fr}',
+        'miles:cache-lock:{partner/getprog|fr}',
+        'miles:cache:{ad/news|_|u:some%20user}',
+        'miles:idem:Zm9vYmFy',
+        'miles:rl:ip:127.0.0.1',
+        'miles:backend-token',
+        '{}empty-tag',
+        'a{b',
+        '{{nested}}',
+        'héllo{wörld}',
+      ];
+      for (const key of keys) expect([key, hashSlot(key)]).toEqual([key, Number(await client.sendCommand(['CLUSTER', 'KEYSLOT', key]))]);
+    } finally {
+      client.destroy();
+    }
+    expect(keyOfCommand(['EVALSHA', 'sha', '1', 'miles:rl:ip:x', '60000'])).toBe('miles:rl:ip:x');
+    expect(keyOfCommand(['SCRIPT', 'LOAD', 'return 1'])).toBeUndefined();
+    expect(keyOfCommand(['DECR', 'miles:rl:ip:x'])).toBe('miles:rl:ip:x');
+  });
+
+  describeServiceOn('cluster', topology);
+
+  describe('sharding', () => {
+    let replicas: Replicas;
+    beforeAll(async () => {
+      replicas = await startReplicas(topology());
+    }, 60_000);
+    afterAll(async () => {
+      await replicas?.close();
+    });
+
+    it('spreads the sessions over the masters, and each user index sits where its hash tag says', async () => {
+      const { a, prefix } = replicas;
+      for (let i = 0; i < 16; i += 1) expect((await new ApiClient(a.url).connect(`topo-spread-${i}`)).status).toBe(200);
+      const keys = await cluster.keys(`${prefix}*`);
+      const sessionMasters = new Set(keys.filter((k) => k.key.startsWith(`${prefix}sess:`)).map((k) => k.master));
+      expect(sessionMasters.size).toBeGreaterThanOrEqual(2);
+      for (const { key, master } of keys) expect([key, master]).toEqual([key, await cluster.masterOf(key)]);
+    });
+
+    it('also takes a seed node as REDIS_URL (a managed service\'s configuration endpoint)', async () => {
+      let svc: TestService | undefined;
+      try {
+        svc = await startTestService({ redis: false, env: { REDIS_MODE: 'cluster', REDIS_URL: `redis://${cluster.nodes[1]!.address}` } });
+        const api = new ApiClient(svc.url);
+        expect((await api.connect('topo-seed-url')).status).toBe(200);
+        expect((await api.get('/api/session')).json.connected).toBe(true);
+      } finally {
+        await svc?.close();
+      }
+    });
+  });
+
+  describe('a master change', () => {
+    let replicas: Replicas;
+    beforeAll(async () => {
+      // Requests and connects go on in a loop during the failover: the per-IP limits must not be what refuses them.
+      replicas = await startReplicas(topology(), { RATE_LIMIT_CONNECT_MAX: '100000', RATE_LIMIT_IP_MAX: '1000000' });
+    }, 60_000);
+    afterAll(async () => {
+      await replicas?.close();
+    });
+
+    it('answers 503 with Retry-After within 2 s while the replica takes over, then recovers by itself with the sessions intact', async () => {
+      const { a, prefix } = replicas;
+      const users: ApiClient[] = [];
+      for (let i = 0; i < 12; i += 1) {
+        const api = new ApiClient(a.url);
+        expect((await api.connect(`topo-change-${i}`)).status).toBe(200);
+        users.push(api);
+      }
+      // The master to kill: the one holding the first session; the users whose sessions it holds are the victims.
+      const masterOf = async (api: ApiClient): Promise<string> => cluster.masterOf(`${prefix}sess:${sessionIdOf(api)}`);
+      const doomed = await masterOf(users[0]!);
+      const owners = await Promise.all(users.map(masterOf));
+      const victims = users.filter((_, i) => owners[i] === doomed);
+      const bystanders = users.filter((_, i) => owners[i] !== doomed);
+      // Replication is asynchronous: the sessions above reach the replica before the crash.
+      await cluster.waitReplicated();
+
+      const load = startFailoverLoad(a.url, [...victims, ...bystanders.slice(0, 2)], 'topo-change');
+      await new Promise((r) => setTimeout(r, 200));
+      const killedAt = Date.now();
+      await cluster.nodes.find((n) => n.address === doomed)!.kill();
+      let recoveredIn: number;
+      try {
+        recoveredIn = await waitConnected(victims[0]!, killedAt, 15_000);
+        await new Promise((r) => setTimeout(r, 500));
+      } finally {
+        await load.stop();
+      }
+
+      expect(recoveredIn).toBeLessThan(15_000); console.log("STATS", JSON.stringify({ recoveredIn, n: load.samples.length, n503: load.samples.filter((s) => s.status === 503).length, maxMs: Math.max(...load.samples.map((s) => s.ms)), max503Ms: Math.max(0, ...load.samples.filter((s) => s.status === 503).map((s) => s.ms)) }));
+      expectFailoverAnswers(load.samples);
+      // The window was real: some request needing the lost shard was refused meanwhile.
+      expect(load.samples.some((s) => s.status === 503)).toBe(true);
+      for (const api of users) expect((await api.get('/api/session')).json.connected).toBe(true);
+      // A connect reported as done after the crash began is a session that exists.
+      const saved = load.samples.filter((s) => s.what === 'connect' && s.status === 200 && s.startedAt >= killedAt);
+      for (const s of saved) expect((await s.api!.get('/api/session')).json.connected).toBe(true);
+      expect((await fetch(`${a.internalUrl}/readyz`)).status).toBe(200);
+      expect(await cluster.masters()).not.toContain(doomed);
+    }, 60_000);
+  });
+});
