@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Settings } from '../config/settings';
 import {
+  BadRequest,
   ServiceError,
   ServiceUnavailable,
   SessionStoreUnavailable,
@@ -23,6 +24,23 @@ import { problemFor } from './problem';
  */
 export interface Idempotency {
   run(scope: string, key: string, fingerprint: string, exec: () => Promise<HttpAnswer>, requestId: string): Promise<HttpAnswer>;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * The caller's `Idempotency-Key` header, checked (1-128 printable ASCII
+ * characters), or undefined when absent.
+ */
+export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) throw new BadRequest('Idempotency-Key must be 1-128 printable ASCII characters.');
+  return header;
+}
+
+/** Identifies a request for the same-key-other-body check (422). */
+export function requestFingerprint(path: string, input: Readonly<Record<string, unknown>>): string {
+  return createHash('sha256').update(`${path}\n${JSON.stringify(input)}`).digest('base64url');
 }
 
 /** A repeat of a key whose first request is still running. */

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
-import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
 import type { Settings } from '../config/settings';
-import { BadRequest, MethodNotAllowed, NotFound, ServiceError } from '../errors';
+import { MethodNotAllowed, NotFound, ServiceError } from '../errors';
 import { answerFromUpstream, JSON_TYPE, sendAnswer, type HttpAnswer } from '../http/answer';
-import type { Idempotency } from '../http/idempotency';
+import { wrap, type AsyncHandler } from '../http/async-handler';
+import { idempotencyKeyOf, requestFingerprint, type Idempotency } from '../http/idempotency';
 import { internalAuth } from '../http/internal-auth';
 import { jsonBody } from '../http/json-body';
 import { traceparentOf } from '../http/request-id';
@@ -34,15 +34,6 @@ export interface InternalApiDeps {
   readonly purgeCache?: () => Promise<number>;
 }
 
-type AsyncHandler = (req: Request, res: Response) => Promise<void>;
-
-const wrap =
-  (fn: AsyncHandler): RequestHandler =>
-  (req, res, next) => {
-    fn(req, res).catch(next);
-  };
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 /** How many users' sessions are revoked at once after a multidelete. */
 const REVOKE_CONCURRENCY = 16;
 
@@ -120,13 +111,11 @@ export function internalApiRouter(deps: InternalApiDeps): Router {
       };
 
       let answer: HttpAnswer;
-      const key = req.headers['idempotency-key'];
-      if (endpoint.idempotent && key !== undefined) {
-        if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) throw new BadRequest('Idempotency-Key must be 1-128 printable ASCII characters.');
+      const key = endpoint.idempotent ? idempotencyKeyOf(req.headers['idempotency-key']) : undefined;
+      if (key !== undefined) {
         if (deps.idempotency) {
-          const fingerprint = createHash('sha256').update(`${endpoint.path}\n${JSON.stringify(input)}`).digest('base64url');
           // Scoped by caller key: two partner services never share a key space.
-          answer = await deps.idempotency.run(`k:${String(res.locals.callerKeyId)}`, key, fingerprint, exec, requestId);
+          answer = await deps.idempotency.run(`k:${String(res.locals.callerKeyId)}`, key, requestFingerprint(endpoint.path, input), exec, requestId);
         } else {
           answer = await exec();
         }

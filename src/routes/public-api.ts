@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { ResponseCache } from '../cache/response-cache';
 import type { Settings } from '../config/settings';
 import { BadRequest, Forbidden, InsecureTransport, MethodNotAllowed, NotFound, Unauthenticated, UpstreamUnreadable } from '../errors';
 import { answerFromUpstream, JSON_TYPE, sendAnswer, type HttpAnswer } from '../http/answer';
 import { browserGuard } from '../http/browser-guard';
-import type { Idempotency } from '../http/idempotency';
+import { wrap, type AsyncHandler } from '../http/async-handler';
+import { idempotencyKeyOf, requestFingerprint, type Idempotency } from '../http/idempotency';
 import { jsonBody } from '../http/json-body';
 import { traceparentOf } from '../http/request-id';
 import { validateInput } from '../http/validation';
@@ -38,15 +38,6 @@ export interface PublicApiDeps {
   readonly extraGetRoutes?: Readonly<Record<string, RequestHandler>>;
 }
 
-type AsyncHandler = (req: Request, res: Response) => Promise<void>;
-
-const wrap =
-  (fn: AsyncHandler): RequestHandler =>
-  (req, res, next) => {
-    fn(req, res).catch(next);
-  };
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
 /**
  * The `/api` routes, generated from the catalogue: one route per front-end
@@ -120,15 +111,13 @@ export function publicApiRouter(deps: PublicApiDeps): Router {
       };
 
       let answer: HttpAnswer;
-      const key = req.headers['idempotency-key'];
+      const key = endpoint.idempotent ? idempotencyKeyOf(req.headers['idempotency-key']) : undefined;
       if (endpoint.cache !== 'none' && deps.cache) {
         const scope = endpoint.cache === 'ads' && settings.cache.adsScope === 'user' ? (sessions.userOf(req)?.partnerClientId ?? '') : '';
         answer = await deps.cache.serve(req, endpoint, input, scope, exec);
-      } else if (endpoint.idempotent && key !== undefined && deps.idempotency) {
-        if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) throw new BadRequest('Idempotency-Key must be 1-128 printable ASCII characters.');
+      } else if (key !== undefined && deps.idempotency) {
         const user = sessions.userOf(req)?.partnerClientId ?? '';
-        const fingerprint = createHash('sha256').update(`${endpoint.path}\n${JSON.stringify(input)}`).digest('base64url');
-        answer = await deps.idempotency.run(`u:${user}`, key, fingerprint, exec, requestId);
+        answer = await deps.idempotency.run(`u:${user}`, key, requestFingerprint(endpoint.path, input), exec, requestId);
       } else {
         answer = await exec();
       }

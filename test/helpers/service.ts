@@ -87,3 +87,31 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     },
   };
 }
+
+/** Two replicas of one deployment: one sandbox upstream, one Redis key prefix. */
+export interface ReplicaPair {
+  readonly sandbox: Sandbox;
+  readonly a: TestService;
+  readonly b: TestService;
+  readonly prefix: string;
+  close(): Promise<void>;
+}
+
+export async function startReplicaPair(options: { env?: Record<string, string>; label?: string } = {}): Promise<ReplicaPair> {
+  const sandbox = await startTestSandbox();
+  const prefix = uniquePrefix(options.label ?? 'pair');
+  const a = await startTestService({ sandbox, prefix, ...(options.env ? { env: options.env } : {}) });
+  const b = await startTestService({ sandbox, prefix, ...(options.env ? { env: options.env } : {}) });
+  return {
+    sandbox,
+    a,
+    b,
+    prefix,
+    async close() {
+      await a.close();
+      await b.close();
+      await sandbox.close();
+      await dropPrefix(prefix);
+    },
+  };
+}

@@ -1,8 +1,7 @@
 import type { Metrics } from '../../src/observability/metrics';
 import type { Sandbox } from '../../src/sandbox';
 import { ApiClient } from '../helpers/http';
-import { dropPrefix, uniquePrefix } from '../helpers/redis';
-import { startTestSandbox, startTestService, type TestService } from '../helpers/service';
+import { startTestService, type TestService, startReplicaPair, type ReplicaPair } from '../helpers/service';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -129,18 +128,12 @@ describe('response cache: two replicas', () => {
   let sandbox: Sandbox;
   let a: TestService;
   let b: TestService;
-  const prefix = uniquePrefix('cache2');
+  let pair: ReplicaPair;
   beforeAll(async () => {
-    sandbox = await startTestSandbox();
-    a = await startTestService({ sandbox, prefix });
-    b = await startTestService({ sandbox, prefix });
+    pair = await startReplicaPair({ label: 'cache2' });
+    ({ sandbox, a, b } = pair);
   });
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-    await sandbox.close();
-    await dropPrefix(prefix);
-  });
+  afterAll(() => pair.close());
 
   it('40 concurrent requests for a cold key, spread over two replicas, cost one upstream call', async () => {
     sandbox.injectFault({ path: 'partner/getprog', kind: 'delay', ms: 300, times: 1 });

@@ -1,8 +1,7 @@
 import type { Metrics } from '../../src/observability/metrics';
 import type { Sandbox } from '../../src/sandbox';
 import { ApiClient, type ApiResponse } from '../helpers/http';
-import { dropPrefix, uniquePrefix } from '../helpers/redis';
-import { startTestSandbox, startTestService, type TestService } from '../helpers/service';
+import { startTestService, type TestService, startReplicaPair, type ReplicaPair } from '../helpers/service';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 let keySeq = 0;
@@ -199,18 +198,12 @@ describe('Idempotency-Key across two replicas', () => {
   let sandbox: Sandbox;
   let a: TestService;
   let b: TestService;
-  const prefix = uniquePrefix('idem2');
+  let pair: ReplicaPair;
   beforeAll(async () => {
-    sandbox = await startTestSandbox();
-    a = await startTestService({ sandbox, prefix, env: { APM_TIMEOUT_MS: '15000' } });
-    b = await startTestService({ sandbox, prefix, env: { APM_TIMEOUT_MS: '15000' } });
+    pair = await startReplicaPair({ label: 'idem2', env: { APM_TIMEOUT_MS: '15000' } });
+    ({ sandbox, a, b } = pair);
   });
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-    await sandbox.close();
-    await dropPrefix(prefix);
-  });
+  afterAll(() => pair.close());
   afterEach(() => sandbox.clearFaults());
 
   it('a repeat on the other replica while the first is in flight gets 409, then the replay; one upstream call', async () => {

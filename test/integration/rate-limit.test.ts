@@ -1,8 +1,6 @@
 import type { Metrics } from '../../src/observability/metrics';
-import type { Sandbox } from '../../src/sandbox';
 import { ApiClient, type ApiResponse } from '../helpers/http';
-import { dropPrefix, uniquePrefix } from '../helpers/redis';
-import { startTestSandbox, startTestService, type TestService } from '../helpers/service';
+import { startTestService, type TestService, startReplicaPair, type ReplicaPair } from '../helpers/service';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -119,22 +117,14 @@ describe('rate limit on mutations, per session', () => {
 });
 
 describe('rate limits shared by two replicas', () => {
-  let sandbox: Sandbox;
   let a: TestService;
   let b: TestService;
-  const prefix = uniquePrefix('rl2');
+  let pair: ReplicaPair;
   beforeAll(async () => {
-    sandbox = await startTestSandbox();
-    const env = { RATE_LIMIT_IP_MAX: '4', RATE_LIMIT_WINDOW_SECONDS: '60' };
-    a = await startTestService({ sandbox, prefix, env });
-    b = await startTestService({ sandbox, prefix, env });
+    pair = await startReplicaPair({ label: 'rl2', env: { RATE_LIMIT_IP_MAX: '4', RATE_LIMIT_WINDOW_SECONDS: '60' } });
+    ({ a, b } = pair);
   });
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-    await sandbox.close();
-    await dropPrefix(prefix);
-  });
+  afterAll(() => pair.close());
 
   it('counts requests on either replica against one limit', async () => {
     for (let i = 0; i < 4; i += 1) expect((await new ApiClient(i % 2 ? a.url : b.url).get('/api/partner/getprog')).status).toBe(200);

@@ -1,9 +1,8 @@
 import { createClient } from 'redis';
 import { ApiClient } from '../helpers/http';
-import { testRedisUrl, uniquePrefix, dropPrefix } from '../helpers/redis';
+import { testRedisUrl } from '../helpers/redis';
 import { sign } from 'cookie-signature';
-import { startTestSandbox, startTestService, TEST_SESSION_SECRET, type TestService } from '../helpers/service';
-import type { Sandbox } from '../../src/sandbox';
+import { startTestService, TEST_SESSION_SECRET, type TestService, startReplicaPair, type ReplicaPair } from '../helpers/service';
 
 describe('sessions', () => {
   let svc: TestService;
@@ -140,21 +139,14 @@ describe('mobile token transport', () => {
 });
 
 describe('two instances on one Redis', () => {
-  let sandbox: Sandbox;
   let a: TestService;
   let b: TestService;
-  const prefix = uniquePrefix('pair');
+  let pair: ReplicaPair;
   beforeAll(async () => {
-    sandbox = await startTestSandbox();
-    a = await startTestService({ sandbox, prefix });
-    b = await startTestService({ sandbox, prefix });
+    pair = await startReplicaPair({ label: 'pair' });
+    ({ a, b } = pair);
   });
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-    await sandbox.close();
-    await dropPrefix(prefix);
-  });
+  afterAll(() => pair.close());
 
   it('a session made on one works on the other; logout on one ends it on the other', async () => {
     const onA = new ApiClient(a.url);
