@@ -244,8 +244,9 @@ export function createSessions(options: SessionsOptions): Sessions {
         req.session.sealedToken = cipher.encrypt(userToken);
         req.session.createdAt = Date.now();
         req.session.transport = transport;
-        await save(req);
+        // Indexed before it is saved: a session that exists is always one "log out everywhere" can find.
         await kv.setAdd(indexKey(identity.partnerClientId), req.sessionID, absoluteMs);
+        await save(req);
       } catch (err) {
         abandonSession(req);
         throw err;

@@ -17,8 +17,8 @@ export interface FieldUse {
 
 export type FieldSet = Readonly<Record<string, FieldUse>>;
 
-/** Printable, no control characters (Unicode category Cc): what an identifier sent upstream may hold. */
-const PRINTABLE = /^\P{Cc}+$/u;
+/** Printable: no control characters (Cc) nor lone surrogates (Cs, which no JSON encoder can send). */
+const PRINTABLE = /^[^\p{Cc}\p{Cs}]+$/u;
 
 export const fields = {
   lang: { type: 'string', minLength: 2, maxLength: 16, pattern: /^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$/, description: 'Language of the content, e.g. `fr` or `en`.' },

@@ -110,6 +110,11 @@ async function until(what: string, deadlineMs: number, check: () => Promise<bool
   return Date.now() - started;
 }
 
+/** Waits (10 s at most) until `count` requests started at or after `since` have their answer. */
+async function samplesSince(samples: readonly Sample[], since: number, count: number): Promise<void> {
+  await until(`${count} answers since the outage began`, 10_000, async () => samples.filter((s) => s.startedAt >= since).length >= count);
+}
+
 /** Checks every answer given while Redis was away: a clear 503 fast, or the program; never a logged-out session. */
 function expectOutageAnswers(samples: readonly Sample[], since: number, atLeast = 1): void {
   const during = samples.filter((s) => s.startedAt >= since);
@@ -165,7 +170,7 @@ describe('Redis outage under load', () => {
       users.push(credentialsOf(app));
     }
     load = startLoad(svc.url, users);
-    await sleep(400);
+    await samplesSince(load.samples, 0, 12);
   });
   afterAll(async () => {
     await load?.stop();
@@ -188,6 +193,7 @@ describe('Redis outage under load', () => {
     const getprogBefore = svc.sandbox.callCount('partner/getprog');
     const storesBefore = svc.sandbox.callCount('generosity/store');
     await sleep(1000);
+    await samplesSince(load.samples, established, 20);
 
     expectOutageAnswers(load.samples, established, 20);
     const [web, app] = [users[0]!, users[1]!];
@@ -243,6 +249,7 @@ describe('Redis outage under load', () => {
       await until('/readyz turns 503', 5000, async () => (await readyStatus(svc)) === 503);
       const established = Date.now();
       await sleep(1500);
+      await samplesSince(load.samples, established, 20);
       expectOutageAnswers(load.samples, established, 20);
       for (const who of users.slice(0, 2)) expectOutageAnswers([await timed(svc.url, '/api/session', who)], established);
       expect((await fetch(`${svc.internalUrl}/healthz`)).status).toBe(200);
