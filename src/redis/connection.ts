@@ -38,7 +38,7 @@ export interface RedisConnection {
   readonly description: string;
   /** Commands can be sent now (sentinel: the master is connected; cluster: the slot map is known). */
   readonly isReady: boolean;
-  /** Sends one command to the node serving `key` (any master when keyless). */
+  /** Sends one command to the master serving `key`; keyless, in a cluster: to every master (the first answer is returned). */
   send(args: readonly string[], key: string | undefined): Promise<unknown>;
   /** Sends one command of a library, routed by the key found in its arguments (`keyOfCommand`). */
   sendCommand(args: readonly string[]): Promise<unknown>;
@@ -92,8 +92,14 @@ const CONNECT_RETRY_MS = 2000;
 const READY_WATCH_MS = 100;
 /** At most this often the cluster's slot map is read again after a lost connection. */
 const REDISCOVER_EVERY_MS = 500;
-/** Sentinel: how often the sentinels are asked again even without an announcement (a missed one). */
-const SENTINEL_SCAN_MS = 5000;
+/** Sentinel: how long the master may stay unreachable before the sentinels are asked again unprompted. */
+const SENTINEL_NUDGE_AFTER_MS = 1000;
+/**
+ * Sentinel: reconnections to one master address before its client gives up,
+ * so that node-redis asks the sentinels again rather than wait on an address
+ * that may never come back (its reconfiguration waits for that connection).
+ */
+const SENTINEL_MASTER_RETRIES = 8;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
@@ -109,6 +115,11 @@ const CRC16_TABLE = ((): Uint16Array => {
   }
   return table;
 })();
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
 
 /**
  * The cluster slot of a key (CRC16/XMODEM mod 16384 of its hash tag: the part
@@ -126,7 +137,12 @@ export function hashSlot(key: string): number {
     if (close > open + 1) hashed = key.slice(open + 1, close);
   }
   let crc = 0;
-  for (const byte of Buffer.from(hashed, 'utf8')) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ byte) & 0xff]!;
+  // Keys are ASCII in practice: no buffer for them (this runs for every command of a cluster).
+  if (isAscii(hashed)) {
+    for (let i = 0; i < hashed.length; i += 1) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ hashed.charCodeAt(i)) & 0xff]!;
+  } else {
+    for (const byte of Buffer.from(hashed, 'utf8')) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ byte) & 0xff]!;
+  }
   return crc & 16383;
 }
 
@@ -201,10 +217,16 @@ abstract class WatchedConnection extends EventEmitter {
       const key = this.readyKey();
       if (key !== undefined && key !== this.lastKey) this.emit('ready');
       this.lastKey = key;
+      this.watched(key !== undefined);
     };
     look();
     this.watch = setInterval(look, READY_WATCH_MS);
     this.watch.unref();
+  }
+
+  /** Called at every look at readiness. */
+  protected watched(_ready: boolean): void {
+    // nothing by default
   }
 
   protected stopWatch(): void {
@@ -221,21 +243,34 @@ abstract class WatchedConnection extends EventEmitter {
   protected async connectWithRetries<T>(make: () => T, connect: (client: T) => Promise<unknown>, drop: (client: T) => void, adopt: (client: T) => void): Promise<void> {
     while (!this.closed) {
       const client = make();
+      // Closed while this attempt is still connecting: `stopConnecting` drops it at once.
+      this.dropPending = () => drop(client);
       try {
         await connect(client);
-        if (this.closed) {
-          drop(client);
-          return;
-        }
+        if (this.closed) return;
         adopt(client);
         this.startWatch();
         return;
       } catch (err) {
+        if (this.closed) return;
         drop(client);
         this.forwardError(err);
         await sleep(CONNECT_RETRY_MS);
+      } finally {
+        this.dropPending = undefined;
       }
     }
+  }
+
+  private dropPending: (() => void) | undefined;
+
+  /** Marks the connection closed and drops a first connection still under way. */
+  protected stopConnecting(): void {
+    this.closed = true;
+    this.stopWatch();
+    const drop = this.dropPending;
+    this.dropPending = undefined;
+    drop?.();
   }
 }
 
@@ -321,23 +356,85 @@ class SentinelConnection extends WatchedConnection implements RedisConnection {
     return master ? `${master.host}:${master.port}` : undefined;
   }
 
+  /** Options of a connection to a sentinel: it carries the failover announcements (a subscription), so no heartbeat, no idle watchdog. */
+  private sentinelOptions(endpoint?: RedisEndpoint): Record<string, unknown> {
+    const { settings, topology, tuning } = this;
+    return {
+      ...(topology.sentinelPassword !== undefined ? { password: topology.sentinelPassword } : {}),
+      socket: socketOptions(settings, { ...(tuning.socket?.connectTimeout !== undefined ? { connectTimeout: tuning.socket.connectTimeout } : {}) }, endpoint),
+    };
+  }
+
+  /**
+   * Before node-redis' sentinel client connects: one sentinel at least answers
+   * and names the master. node-redis retries a failing first connection by
+   * itself but prints every failure on the console (stack traces amid the
+   * JSON log lines); a service started while its sentinels are unreachable
+   * waits here instead, quietly, logging through the `error` event.
+   */
+  private async someSentinelNamesMaster(): Promise<void> {
+    const { topology } = this;
+    for (const endpoint of topology.sentinels) {
+      const client = createClient({ ...this.sentinelOptions(endpoint), socket: { ...(this.sentinelOptions(endpoint).socket as object), reconnectStrategy: false } });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        if (Array.isArray(await client.sendCommand(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', topology.masterName]))) return;
+      } catch {
+        // the next sentinel
+      } finally {
+        if (client.isOpen) client.destroy();
+      }
+    }
+    throw new RedisNotConnected(`no sentinel of ${topology.sentinels.map(addressOf).join(',')} answers with a master named ${topology.masterName}`);
+  }
+
   private make(): Sentinel {
     const { settings, topology, tuning } = this;
     const sentinel = createSentinel({
       name: topology.masterName,
       sentinelRootNodes: topology.sentinels.map((e) => ({ host: e.host, port: e.port })),
-      nodeClientOptions: nodeOptions(settings, tuning),
-      // The sentinels' connection carries the failover announcements (a subscription): no heartbeat, no idle watchdog.
-      sentinelClientOptions: {
-        ...(topology.sentinelPassword !== undefined ? { password: topology.sentinelPassword } : {}),
-        socket: socketOptions(settings, { ...(tuning.socket?.connectTimeout !== undefined ? { connectTimeout: tuning.socket.connectTimeout } : {}) }),
-      },
+      nodeClientOptions: nodeOptions(settings, { ...tuning, socket: { ...tuning.socket, reconnectStrategy: this.masterReconnects() } }),
+      sentinelClientOptions: this.sentinelOptions(),
       masterPoolSize: 1,
-      scanInterval: SENTINEL_SCAN_MS,
       passthroughClientErrorEvents: true,
     } as Parameters<typeof createSentinel>[0]);
     sentinel.on('error', (err: unknown) => this.forwardError(err));
     return sentinel;
+  }
+
+  private masterReconnects(): NonNullable<NodeClientTuning['socket']>['reconnectStrategy'] {
+    const base = this.tuning.socket?.reconnectStrategy;
+    return (retries, cause) => {
+      if (retries >= SENTINEL_MASTER_RETRIES) return new Error(`the master stayed unreachable after ${retries} attempts; asking the sentinels again`, { cause });
+      return base ? base(retries, cause) : Math.min(50 * 2 ** retries, 2000);
+    };
+  }
+
+  private notReadySince: number | undefined;
+  private nudging = false;
+
+  /**
+   * node-redis looks for a new master when the sentinels announce one, or when
+   * a command meets a lost master connection. Commands are not sent while the
+   * master is unreachable (they fail at once instead), so should the
+   * announcement be missed (the subscribed sentinel gone at that moment), one
+   * PING a second long after the loss makes node-redis ask the sentinels.
+   */
+  protected override watched(ready: boolean): void {
+    const s = this.sentinel;
+    if (ready || !s || this.closed) {
+      this.notReadySince = undefined;
+      return;
+    }
+    this.notReadySince ??= Date.now();
+    if (this.nudging || Date.now() - this.notReadySince < SENTINEL_NUDGE_AFTER_MS) return;
+    this.nudging = true;
+    s.sendCommand(false, ['PING'])
+      .catch(() => undefined)
+      .finally(() => {
+        this.nudging = false;
+      });
   }
 
   async send(args: readonly string[]): Promise<unknown> {
@@ -361,7 +458,10 @@ class SentinelConnection extends WatchedConnection implements RedisConnection {
   connect(): Promise<void> {
     return this.connectWithRetries(
       () => this.make(),
-      (s) => s.connect(),
+      async (s) => {
+        await this.someSentinelNamesMaster();
+        if (!this.closed) await s.connect();
+      },
       (s) => void s.destroy().catch(() => undefined),
       (s) => {
         this.sentinel = s;
@@ -370,14 +470,12 @@ class SentinelConnection extends WatchedConnection implements RedisConnection {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    this.stopWatch();
+    this.stopConnecting();
     await this.sentinel?.close();
   }
 
   destroy(): void {
-    this.closed = true;
-    this.stopWatch();
+    this.stopConnecting();
     void this.sentinel?.destroy().catch(() => undefined);
   }
 }
@@ -505,6 +603,7 @@ class ClusterConnection extends WatchedConnection implements RedisConnection {
         const c = this.make();
         // Adopted at once: the slot map is known before every node has connected (a master may be down).
         this.cluster = c;
+        this.startWatch();
         return c;
       },
       (c) => c.connect(),
@@ -517,14 +616,13 @@ class ClusterConnection extends WatchedConnection implements RedisConnection {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    this.stopWatch();
-    await this.cluster?.close();
+    const connected = this.cluster?.isOpen === true;
+    this.stopConnecting();
+    if (connected) await this.cluster?.close();
   }
 
   destroy(): void {
-    this.closed = true;
-    this.stopWatch();
+    this.stopConnecting();
     this.cluster?.destroy();
   }
 }

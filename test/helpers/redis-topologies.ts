@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
@@ -11,7 +11,9 @@ import { freePort } from './global-setup';
  * - `startLocalCluster()`: a Redis Cluster of 3 masters (and optionally one
  *   replica each), made with `redis-cli --cluster create`;
  * - `startLocalSentinels()`: a master, a replica (`--replicaof`) and 3
- *   sentinels (`redis-server --sentinel`) watching them with a quorum of 2.
+ *   sentinels (`redis-server --sentinel`) watching them with a quorum of 2;
+ * - `startLocalTlsRedis()`: one server speaking TLS only (certificates from a
+ *   CA made with openssl) and wanting a password.
  *
  * Every process runs in a process group of its own and is SIGKILLed, group
  * and all, by `stop()`. Each topology keeps its files under a directory named
@@ -201,7 +203,7 @@ class Group {
    * Starts one `redis-server` and resolves once it answers PING; retried on
    * other ports when the one picked was taken meanwhile (parallel suites).
    */
-  async start(name: string, argsFor: (port: number, busPort: number) => string[]): Promise<LocalNode> {
+  async start(name: string, argsFor: (port: number, busPort: number) => string[], answers: (port: number) => Promise<boolean> = answersPing): Promise<LocalNode> {
     let lastError: Error | undefined;
     for (let attempt = 0; attempt < 4; attempt += 1) {
       const port = await freePort();
@@ -215,7 +217,7 @@ class Group {
       if (child.pid) writeFileSync(join(this.dir, `${name}.pid`), String(child.pid));
       const exited = new Promise<'exited'>((resolve) => child.once('exit', () => resolve('exited')));
       for (let i = 0; i < 100; i += 1) {
-        const outcome = await Promise.race([answersPing(port), exited]);
+        const outcome = await Promise.race([answers(port), exited]);
         if (outcome === true) return this.node(child, port);
         if (outcome === 'exited') break;
         await sleep(50);
@@ -491,15 +493,66 @@ export async function startLocalSentinels(options: LocalSentinelsOptions = {}): 
   }
 }
 
-/** For a suite's afterAll: true when no directory of this process is left. */
-export function topologiesLeftBy(pid = process.pid): string[] {
-  if (!existsSync(ROOT)) return [];
-  return readdirSync(ROOT).filter((name) => {
-    if (!name.startsWith(DIR_PREFIX)) return false;
-    try {
-      return Number(readFileSync(join(ROOT, name, 'owner.pid'), 'utf8')) === pid;
-    } catch {
-      return false;
+export interface LocalTlsRedis {
+  /** `rediss://127.0.0.1:<port>` */
+  readonly url: string;
+  /** The PEM file of the CA that signed the server's certificate (for 127.0.0.1). */
+  readonly caFile: string;
+  /** The PEM file of another CA, which did not. */
+  readonly otherCaFile: string;
+  readonly password: string;
+  stop(): Promise<void>;
+}
+
+function openssl(dir: string, args: string[]): void {
+  const run = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+  if (run.status !== 0) throw new Error(`openssl ${args[0]} failed: ${run.stderr}`);
+}
+
+/** A standalone Redis that speaks TLS only (a certificate for 127.0.0.1 from a CA of its own) and wants a password. */
+export async function startLocalTlsRedis(): Promise<LocalTlsRedis> {
+  if (!has('openssl')) throw new Error('The TLS suite makes its certificates with openssl: install it (apt-get install openssl).');
+  const group = new Group('tls');
+  try {
+    const dir = group.dir;
+    for (const ca of ['ca', 'other-ca']) {
+      openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.pem`, '-days', '1', '-subj', `/CN=miles-bff ${ca}`]);
     }
-  });
+    openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+    writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    openssl(dir, ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'san.cnf']);
+    const password = 'tls-redis-password-0123456789';
+    const caFile = join(dir, 'ca.pem');
+    const node = await group.start(
+      'tls',
+      (port) => [
+        '--port', '0',
+        '--tls-port', String(port),
+        '--tls-cert-file', join(dir, 'server.pem'),
+        '--tls-key-file', join(dir, 'server.key'),
+        '--tls-ca-cert-file', caFile,
+        '--tls-auth-clients', 'no',
+        '--requirepass', password,
+        '--dir', dir,
+        '--logfile', join(dir, 'tls.log'),
+        ...COMMON,
+      ],
+      async (port) => {
+        const client = createClient({ socket: { host: '127.0.0.1', port, tls: true, ca: readFileSync(caFile, 'utf8'), connectTimeout: 500, reconnectStrategy: false }, password });
+        client.on('error', () => undefined);
+        try {
+          await client.connect();
+          return (await client.ping()) === 'PONG';
+        } catch {
+          return false;
+        } finally {
+          if (client.isOpen) client.destroy();
+        }
+      },
+    );
+    return { url: `rediss://127.0.0.1:${node.port}`, caFile, otherCaFile: join(dir, 'other-ca.pem'), password, stop: () => group.stop() };
+  } catch (err) {
+    await group.stop();
+    throw err;
+  }
 }

@@ -234,7 +234,8 @@ const WELL_FORMED: Record<string, string> = {
   SESSION_SECRET: 's'.repeat(48),
   TOKEN_ENCRYPTION_KEY: 'ab'.repeat(32),
   INTERNAL_API_KEYS: `crm:${'k'.repeat(32)}`,
-  REDIS_URL: 'rediss://default:password@redis.example.com:6380/0',
+  REDIS_URL: 'rediss://redis.example.com:6380/0',
+  REDIS_PASSWORD: 'redis-password-of-the-test',
 };
 
 // ---- the files themselves -------------------------------------------------
