@@ -129,6 +129,13 @@ async function redisPid(redisUrl) {
   return { pid: fs.existsSync(`/proc/${pid}`) ? pid : undefined, version };
 }
 
+/** Calls per Redis command since the server started (`INFO commandstats`). */
+async function redisCommandCounts(client) {
+  const counts = {};
+  for (const m of (await client.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts[m[1]] = Number(m[2]);
+  return counts;
+}
+
 /** Requests the service answered on its public listener (its own metrics). */
 async function servedRequests(internalOrigin) {
   const text = await (await fetch(`${internalOrigin}/metrics`)).text();
@@ -198,6 +205,27 @@ async function runBench(opts) {
   });
   const serviceOptions = { root: path.resolve(opts.serviceRoot), nodeArgs: [...opts.nodeArgs, ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])] };
   const results = { runId, machine: machine(redis.version), options: opts, scenarios: {}, soak: undefined, logging: undefined };
+  /** Stops every process this run started and deletes its Redis keys; also on Ctrl-C. */
+  let cleaning;
+  let redisClient;
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      if (service) {
+        const code = await service.stop();
+        if (code !== 0) log(`the service exited with ${code}:\n${service.stderr()}`);
+      }
+      await stopHelper(helpers.baselines);
+      await stopHelper(helpers.upstream);
+      await redisClient?.close().catch(() => undefined);
+      const deleted = await deletePrefix(opts.redisUrl, keyPrefix).catch((err) => log(`could not delete ${keyPrefix}*: ${err.message}`));
+      log(`  redis: deleted ${deleted} keys under ${keyPrefix}`);
+    })());
+  const interrupted = () => {
+    log('  interrupted: stopping the processes and deleting the run\'s keys');
+    cleanUp().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', interrupted);
+  process.on('SIGTERM', interrupted);
 
   try {
     helpers.upstream = await startHelper('upstream.js', { BENCH_PARTNER_ID: partnerId, BENCH_PARTNER_SECRET: secret });
@@ -218,6 +246,8 @@ async function runBench(opts) {
       proxy: `http://127.0.0.1:${helpers.baselines.proxyPort}`,
       direct: upstreamOrigin,
     };
+    redisClient = createClient({ url: opts.redisUrl });
+    await redisClient.connect();
     const pids = () => ({ service: service.pid, upstream: helpers.upstream.child.pid, baselines: helpers.baselines.child.pid, redis: redis.pid, loadgen: process.pid });
 
     /**
@@ -238,12 +268,20 @@ async function runBench(opts) {
       for (let attempt = 1; attempt <= (late ? 1 : 3); attempt++) {
         const quiet = await waitForQuiet({ maxWaitMs: late ? 1000 : opts.quick ? 5000 : 20_000 });
         await load(opts.warmup);
+        const commandsBefore = await redisCommandCounts(redisClient);
         const sampler = sampleProcesses(pids());
         const r = await load(duration);
         const procs = sampler.stop();
+        const commandsAfter = await redisCommandCounts(redisClient);
+        // Redis commands per request (every client of this Redis counts, the runner's INFO too: a floor of noise).
+        const redisPerRequest = {};
+        for (const [name, calls] of Object.entries(commandsAfter)) {
+          const per = (calls - (commandsBefore[name] ?? 0) - (name === 'info' ? 1 : 0)) / Math.max(1, r.total);
+          if (per >= 0.005) redisPerRequest[name] = Math.round(per * 100) / 100;
+        }
         const cpuUsPerRequest = {};
         for (const name of Object.keys(pids())) cpuUsPerRequest[name] = Math.round((procs[name].cpuMs * 1000) / Math.max(1, r.total));
-        const figures = { ...r, peakRssMb: procs.service.peakRssMb, cpuUsPerRequest, otherCores: Math.round(procs.otherCores * 100) / 100, quietBefore: Math.round(quiet * 100) / 100, attempt };
+        const figures = { ...r, peakRssMb: procs.service.peakRssMb, cpuUsPerRequest, redisPerRequest, otherCores: Math.round(procs.otherCores * 100) / 100, quietBefore: Math.round(quiet * 100) / 100, attempt };
         if (!best || figures.otherCores < best.otherCores) best = figures;
         if (figures.otherCores <= 0.2) break;
         log(`  (${scenario.id} ${target}: other work took ${figures.otherCores} cores during the measure; measuring again)`);
@@ -252,7 +290,7 @@ async function runBench(opts) {
       const figures = best;
       const bad = r.non2xx || r.errors ? `  !! ${r.non2xx} non-2xx ${JSON.stringify(r.statuses)}, ${r.errors} errors` : '';
       log(
-        `  ${scenario.id.padEnd(13)} ${target.padEnd(8)}${rate ? ` @${rate}/s` : ''}: ${String(r.rps).padStart(6)} req/s  p50 ${fmt(r.p50)}  p99 ${fmt(r.p99)} ms  service RSS ${r.peakRssMb} MB  cpu µs/req ${JSON.stringify(r.cpuUsPerRequest)}  other load ${r.otherCores} cores${bad}`,
+        `  ${scenario.id.padEnd(13)} ${target.padEnd(8)}${rate ? ` @${rate}/s` : ''}: ${String(r.rps).padStart(6)} req/s  p50 ${fmt(r.p50)}  p99 ${fmt(r.p99)} ms  service RSS ${r.peakRssMb} MB  cpu µs/req ${JSON.stringify(r.cpuUsPerRequest)}  redis/req ${JSON.stringify(r.redisPerRequest)}  other load ${r.otherCores} cores${bad}`,
       );
       return figures;
     }
@@ -303,15 +341,10 @@ async function runBench(opts) {
       results.logging = { info: withInfo, warn: { getprog: await measure('service', getprog), 'session-read': await measure('service', reads) } };
     }
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     if (service && opts.cpuProf) results.servedRequests = await servedRequests(service.internalOrigin).catch(() => undefined);
-    if (service) {
-      const code = await service.stop();
-      if (code !== 0) log(`the service exited with ${code}:\n${service.stderr()}`);
-    }
-    await stopHelper(helpers.baselines);
-    await stopHelper(helpers.upstream);
-    const deleted = await deletePrefix(opts.redisUrl, keyPrefix).catch((err) => log(`could not delete ${keyPrefix}*: ${err.message}`));
-    log(`  redis: deleted ${deleted} keys under ${keyPrefix}`);
+    await cleanUp();
   }
   results.seconds = Math.round((Date.now() - started) / 1000);
   results.targets = evaluate(results);
@@ -403,12 +436,13 @@ function renderMarkdown(results) {
   lines.push('');
   lines.push('CPU time per request, µs, by process (saturated runs; on 2 cores every process competes with the others):');
   lines.push('');
-  lines.push('| scenario | target | service | upstream | proxy/bare | redis | load generator |');
-  lines.push('|---|---|--:|--:|--:|--:|--:|');
+  lines.push('| scenario | target | service | upstream | proxy/bare | redis | load generator | Redis commands per request |');
+  lines.push('|---|---|--:|--:|--:|--:|--:|---|');
   for (const [id, row] of Object.entries(results.scenarios)) {
     for (const t of TARGETS.filter((x) => row.saturated[x])) {
       const c = row.saturated[t].cpuUsPerRequest;
-      lines.push(`| ${t === 'service' ? id : ''} | ${t} | ${c.service} | ${c.upstream} | ${c.baselines} | ${c.redis ?? '–'} | ${c.loadgen} |`);
+      const commands = t === 'service' ? Object.entries(row.saturated[t].redisPerRequest ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') : '';
+      lines.push(`| ${t === 'service' ? id : ''} | ${t} | ${c.service} | ${c.upstream} | ${c.baselines} | ${c.redis ?? '–'} | ${c.loadgen} | ${commands} |`);
     }
   }
   if (results.soak) {
