@@ -111,7 +111,7 @@ function parseEnvelope(text: string, endpoint: string): Envelope {
  * const answer = await client.call({ endpoint: endpoint('partner/getprog'), sub: '', body: { lang: 'fr' }, requestId });
  */
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
-  // Keep-alive node:http(s), sending the signed body bytes as they are (http-transport.ts).
+  // axios over keep-alive agents, sending the signed body bytes as they are (http-transport.ts).
   const transport = createHttpTransport({ baseUrl: options.baseUrl, timeoutMs: options.timeoutMs, maxSockets: options.maxSockets, maxAnswerBytes: MAX_ANSWER_BYTES });
   const { logger, metrics } = options;
   const breaker = options.circuitBreaker?.enabled ? circuitBreakerFor(options.circuitBreaker, logger, metrics) : undefined;
