@@ -11,7 +11,8 @@
 const { rotating } = require('./lib/load');
 const { signedRequest } = require('./lib/sign');
 
-const JSON_POST = { 'content-type': 'application/json', 'x-csrf': '1' };
+// Frozen, and copied into each request: autocannon writes the Content-Length into the headers object it is given.
+const JSON_POST = Object.freeze({ 'content-type': 'application/json', 'x-csrf': '1' });
 /** Distinct users connected (and cycled through) by the connect scenario. */
 const CONNECT_USERS = 1000;
 
@@ -75,7 +76,7 @@ const scenarios = [
       rotating((i) => ({
         method: 'POST',
         path: '/api/user/clientcheckcredentials',
-        headers: JSON_POST,
+        headers: { ...JSON_POST },
         body: JSON.stringify({ partnerClientId: `${ctx.runId}-c${i % CONNECT_USERS}`, email: `c${i % CONNECT_USERS}@bench.example`, firstName: 'Bench' }),
       })),
     upstreamRequests: (ctx) => {

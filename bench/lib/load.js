@@ -83,6 +83,13 @@ function requestSource(requests) {
   return () => requests[i++ % requests.length];
 }
 
+/** Request headers without a Content-Length: node:http computes it from the body it sends. */
+function withoutLength(headers = {}) {
+  const out = {};
+  for (const [name, value] of Object.entries(headers)) if (name.toLowerCase() !== 'content-length') out[name] = value;
+  return out;
+}
+
 /**
  * A paced load: `rate` requests per second spread evenly over time (one
  * every 1/rate s, not autocannon's burst at the top of each second), over
@@ -97,7 +104,7 @@ async function runPaced({ origin, requests, connections, rate, duration }) {
   const send = (req, scheduled, record) =>
     new Promise((resolve) => {
       const r = http.request(
-        { agent, host: url.hostname, port: url.port, method: req.method ?? 'GET', path: req.path, headers: req.headers ?? {} },
+        { agent, host: url.hostname, port: url.port, method: req.method ?? 'GET', path: req.path, headers: withoutLength(req.headers) },
         (res) => {
           res.on('data', () => undefined);
           res.on('end', () => {
@@ -110,6 +117,8 @@ async function runPaced({ origin, requests, connections, rate, duration }) {
         if (record) record(0, NaN);
         resolve();
       });
+      // A request that never ends would hold the whole run: counted as an error after 10 s.
+      r.setTimeout(10_000, () => r.destroy(new Error('no answer within 10 s')));
       r.end(req.body);
     });
   // Open every connection first.
