@@ -87,6 +87,15 @@ describe('http transport', () => {
     expect((await failure(transport.post('a', '{}', {}))).code).toBe('ERR_BAD_RESPONSE');
     handler = (_req, res) => res.writeHead(200, { 'Content-Encoding': 'gzip' }).end('not gzip');
     expect((await failure(transport.post('a', '{}', {}))).code).toBe('ERR_BAD_RESPONSE');
+    // Small on the wire, over the limit once decoded: the limit is on the decoded bytes.
+    handler = (_req, res) => res.writeHead(200, { 'Content-Encoding': 'gzip' }).end(zlib.gzipSync('x'.repeat(100_000)));
+    expect((await failure(transport.post('a', '{}', {}))).code).toBe('ERR_BAD_RESPONSE');
+    // A gzip stream cut short inside a complete HTTP body.
+    handler = (_req, res) => res.writeHead(200, { 'Content-Encoding': 'gzip' }).end(zlib.gzipSync('{"errorCode":0}').subarray(0, 12));
+    expect((await failure(transport.post('a', '{}', {}))).code).toBe('ERR_BAD_RESPONSE');
+    // Still usable afterwards.
+    handler = (_req, res) => res.end('{"ok":1}');
+    expect((await transport.post('a', '{}', {})).text).toBe('{"ok":1}');
   });
 
   it("the socket's own code when the connection is reset before an answer, or refused", async () => {
