@@ -24,6 +24,7 @@
  * docs/benchmarks.md), --cpu-prof (profiles the service; files in
  * bench/profiles/), --log-level=info, --targets=service,bare,proxy,direct,
  * --node-args='--max-semi-space-size=…' (flags of the service's node),
+ * --node-options='…' (the service's NODE_OPTIONS; the Dockerfile's by default),
  * --rate-limits (the limits on, at ceilings no run reaches), --paced-share=0.25
  * (the paced load, as a share of the service's flat-out rate),
  * --service-root=DIR (the service built in another checkout: A/B runs).
@@ -43,6 +44,12 @@ const { scenarios } = require('./scenarios');
 const TARGETS = ['service', 'bare', 'proxy', 'direct'];
 const profileDir = path.join(ROOT, 'bench', 'profiles');
 const SERVICE_USERS = 200;
+
+/** The NODE_OPTIONS the service's image sets (Dockerfile `ENV NODE_OPTIONS=…`), '' when none. */
+function imageNodeOptions() {
+  const line = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').split('\n').find((l) => /^ENV\s+NODE_OPTIONS[=\s]/.test(l));
+  return line ? line.replace(/^ENV\s+NODE_OPTIONS[=\s]/, '').replace(/^"|"$/g, '').trim() : '';
+}
 
 function parseArgs(argv) {
   const flag = (name) => argv.includes(`--${name}`);
@@ -67,6 +74,7 @@ function parseArgs(argv) {
     rateLimits: flag('rate-limits'),
     pacedShare: Number(value('paced-share', 0.25)),
     serviceRoot: value('service-root', ROOT),
+    nodeOptions: value('node-options', imageNodeOptions()),
     nodeArgs: value('node-args', '') ? value('node-args', '').split(' ') : [],
     redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
   };
@@ -205,6 +213,8 @@ async function runBench(opts) {
     COOKIE_SECURE: 'false',
     SESSION_SECRET: sessionSecret,
     DEMO_PAGE: 'false',
+    // As the image runs it: the Dockerfile's NODE_OPTIONS (the heap bound), unless --node-options says otherwise.
+    NODE_OPTIONS: opts.nodeOptions,
   });
   const serviceOptions = { root: path.resolve(opts.serviceRoot), nodeArgs: [...opts.nodeArgs, ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])] };
   const results = { runId, machine: machine(redis.version), options: opts, scenarios: {}, soak: undefined, logging: undefined };
@@ -414,7 +424,7 @@ function renderMarkdown(results) {
   lines.push(`Run \`${results.runId}\`, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${results.seconds} s in all.`);
   lines.push(`Machine: ${m.cpu}, ${m.memoryGb} GB, ${m.os}; Node ${m.node}; Redis ${m.redis}.`);
   const o = results.options;
-  lines.push(`Command: \`npm run bench${o.quick ? ' -- --quick' : ''}\` (${o.connections} connections, ${o.duration} s per measure after ${o.warmup} s of warm-up; service LOG_LEVEL=${o.logLevel}, RATE_LIMIT_ENABLED=${o.rateLimits}).`);
+  lines.push(`Command: \`npm run bench${o.quick ? ' -- --quick' : ''}\` (${o.connections} connections, ${o.duration} s per measure after ${o.warmup} s of warm-up; service LOG_LEVEL=${o.logLevel}, RATE_LIMIT_ENABLED=${o.rateLimits}, NODE_OPTIONS=${o.nodeOptions || '(none)'}).`);
   lines.push('');
   lines.push(`Flat out, ${o.connections} connections:`);
   lines.push('');

@@ -193,6 +193,16 @@ describe('Dockerfile', () => {
     expect(env.get('NODE_ENV')).toBe('production');
   });
 
+  it("bounds the V8 old space well inside the Deployment's memory limit", () => {
+    const env = new Map(all(final, 'ENV').flatMap(assignments));
+    const heapMb = Number(/--max-old-space-size=(\d+)/.exec(env.get('NODE_OPTIONS') ?? '')?.[1]);
+    expect(heapMb).toBeGreaterThanOrEqual(64);
+    const limit = /limits:\s*\n(?:\s+\w+:.*\n)*?\s+memory:\s*(\d+)Mi/.exec(read('k8s/base/deployment.yaml'));
+    expect(limit).not.toBeNull();
+    // Young generation, code, buffers and native memory come on top of the old space.
+    expect(heapMb).toBeLessThanOrEqual(Number(limit![1]) * 0.6);
+  });
+
   it('exposes PORT and INTERNAL_PORT at their defaults', () => {
     const exposed = all(final, 'EXPOSE').flatMap((i) => words(i.args).map((p) => p.replace(/\/tcp$/, '')));
     expect(exposed.sort()).toEqual([PORT, INTERNAL_PORT].sort());
