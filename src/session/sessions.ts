@@ -82,12 +82,22 @@ function storeClient(kv: KeyValueStore): object {
   };
 }
 
+/** The serialised content of a session just saved by `connect`, on the session object itself. */
+const SAVED_CONTENT = Symbol('savedContent');
+type MaybeSaved = SessionData & { [SAVED_CONTENT]?: string };
+
 /**
- * Touching every session on every request would double the Redis round trips
- * of a read. The idle lifetime only needs renewing now and then: at most once
- * per `interval` per session and process.
+ * connect-redis with the store round trips of express-session cut to what is needed:
+ * - Touching every session on every request would double the Redis round trips of a read. The
+ *   idle lifetime only needs renewing now and then: at most once per `interval` per session and
+ *   process.
+ * - A connect on a request without a stored session regenerates a session that was never saved
+ *   (only connected sessions are: `saveUninitialized: false`): nothing to delete.
+ * - A connect saves before it answers (so a failed save is a 503, not a broken answer), and
+ *   express-session, which cannot tell a regenerated session was saved, would save the same
+ *   content again at the end of the request.
  */
-class ThrottledTouchStore extends RedisStore {
+class LeanSessionStore extends RedisStore {
   private readonly touched: LRUCache<string, number>;
   constructor(opts: ConstructorParameters<typeof RedisStore>[0], private readonly intervalMs: number) {
     super(opts);
@@ -105,6 +115,30 @@ class ThrottledTouchStore extends RedisStore {
       if (err) this.touched.delete(sid);
       cb?.();
     });
+  }
+  override regenerate(req: Request, fn: (err?: unknown) => void): void {
+    if (req.session?.user) {
+      super.regenerate(req, fn);
+      return;
+    }
+    (this as unknown as { generate(req: Request): void }).generate(req);
+    fn();
+  }
+  override async set(sid: string, sess: SessionData, cb?: (err?: unknown) => void): Promise<unknown> {
+    const saved = (sess as MaybeSaved)[SAVED_CONTENT];
+    if (saved !== undefined && saved === JSON.stringify(sess)) {
+      cb?.();
+      return undefined;
+    }
+    // Just written with its whole idle lifetime: no touch needed for a while.
+    return super.set(sid, sess, (err?: unknown) => {
+      if (!err) this.touched.set(sid, Date.now());
+      cb?.(err);
+    });
+  }
+  /** After `sess` was saved: the same content need not be saved again by this request. */
+  static markSaved(sess: object): void {
+    Object.defineProperty(sess, SAVED_CONTENT, { value: JSON.stringify(sess), enumerable: false, configurable: true, writable: true });
   }
 }
 
@@ -130,7 +164,7 @@ export function createSessions(options: SessionsOptions): Sessions {
   const idleMs = s.idleTtlSeconds * 1000;
   const absoluteMs = s.absoluteTtlSeconds * 1000;
 
-  const store = new ThrottledTouchStore(
+  const store = new LeanSessionStore(
     {
       client: storeClient(kv),
       prefix: sessionPrefix,
@@ -247,6 +281,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         // Indexed before it is saved: a session that exists is always one "log out everywhere" can find.
         await kv.setAdd(indexKey(identity.partnerClientId), req.sessionID, absoluteMs);
         await save(req);
+        LeanSessionStore.markSaved(req.session);
       } catch (err) {
         abandonSession(req);
         throw err;

@@ -236,3 +236,54 @@ describe('Secure cookies (COOKIE_SECURE on, the default)', () => {
     expect(own.status).toBe(200);
   });
 });
+
+describe('sessions: Redis round trips', () => {
+  let svc: TestService;
+  let monitor: ReturnType<typeof createClient>;
+  const seen: string[] = [];
+  beforeAll(async () => {
+    // The rate limits' own round trips are theirs (test/integration/rate-limit.test.ts).
+    svc = await startTestService({ env: { RATE_LIMIT_ENABLED: 'false' } });
+    monitor = createClient({ url: testRedisUrl() });
+    await monitor.connect();
+    await monitor.monitor((line: string) => {
+      // Round trips only: not the commands a script runs inside Redis ("[0 lua]").
+      if (line.includes(svc.prefix) && !/^[\d.]+ \[\d+ lua\]/.test(line)) seen.push(line.replace(/^[\d.]+ \[[^\]]*\] /, ''));
+    });
+  });
+  afterAll(async () => {
+    await monitor.destroy();
+    await svc.close();
+  });
+  /** The commands (their names) the service sent about its own keys while `action` ran. */
+  async function commandsOf(action: () => Promise<unknown>): Promise<string[]> {
+    seen.length = 0;
+    await action();
+    // MONITOR lines may trail the answer by a moment.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    return seen.map((l) => JSON.parse(l.split(' ')[0]!) as string).map((c) => c.toUpperCase());
+  }
+
+  it('a connect without a session: the session written once and indexed, nothing deleted', async () => {
+    const api = new ApiClient(svc.url);
+    const commands = await commandsOf(() => api.connect('trips-1'));
+    expect(commands.sort()).toEqual(['EVAL', 'SET']);
+    expect((await api.get('/api/session')).json.connected).toBe(true);
+  });
+
+  it('a session-carried read: one GET, no write and no touch right after the connect', async () => {
+    const api = new ApiClient(svc.url);
+    await api.connect('trips-2');
+    for (let i = 0; i < 3; i++) {
+      const commands = await commandsOf(async () => expect((await api.get('/api/gift/list')).status).toBe(200));
+      expect(commands).toEqual(['GET']);
+    }
+  });
+
+  it('a connect over a connected session ends the old one', async () => {
+    const api = new ApiClient(svc.url);
+    await api.connect('trips-3');
+    const commands = await commandsOf(() => api.connect('trips-3'));
+    expect(commands.sort()).toEqual(['DEL', 'EVAL', 'GET', 'SET']);
+  });
+});
