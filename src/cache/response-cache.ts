@@ -206,6 +206,19 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
    */
   const lastRead = new Map<string, { readonly text: string; readonly entry: CacheEntry }>();
 
+  /**
+   * Fresh entries this replica read from Redis, reused without a round trip until `until`
+   * (CACHE_LOCAL_MS, never past their freshness): most hits cost no Redis round trip, at the price
+   * of a purge on another replica reaching this one up to CACHE_LOCAL_MS late. Bounded like lastRead.
+   */
+  const nearby = new Map<string, { readonly entry: CacheEntry; readonly until: number }>();
+  const localMs = settings.cache.localMs;
+  function keepNearby(target: Target, entry: CacheEntry, now: number): void {
+    if (localMs <= 0) return;
+    if (nearby.size >= 1000) nearby.clear();
+    nearby.set(target.entryKey, { entry, until: Math.min(now + localMs, entry.freshUntil) });
+  }
+
   async function read(target: Target): Promise<CacheEntry | undefined> {
     const text = await store.get(target.entryKey);
     if (text === null) return undefined;
@@ -366,6 +379,14 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       const target = targetOf(endpoint, input, scope);
       // A freshness of 0 turns the cache off for that policy.
       if (!target || target.policy.freshMs <= 0) return fetch();
+      const near = nearby.get(target.entryKey);
+      if (near !== undefined) {
+        if (clock() < near.until) {
+          count(target, 'hit');
+          return answerOf(near.entry, target.policy);
+        }
+        nearby.delete(target.entryKey);
+      }
       if (clock() < restingUntil) {
         count(target, 'bypass');
         return miss(target, fetch, false);
@@ -381,6 +402,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       const now = clock();
       if (entry && now < entry.freshUntil) {
         count(target, 'hit');
+        keepNearby(target, entry, now);
         return answerOf(entry, target.policy);
       }
       if (entry && now < entry.staleUntil) {
@@ -401,6 +423,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       // Fills in flight may hold answers older than this purge: they see the mark and do not store.
       await store.set(purgedAtKey, String(clock()), { ttlMs: 2 * lockMs });
       backoff.clear();
+      nearby.clear();
       return store.deleteByPrefix(entryPrefix);
     },
   };

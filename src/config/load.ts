@@ -262,6 +262,7 @@ export function loadSettings(env: Environment = process.env): Settings {
       adsTtlSeconds: get<number>('CACHE_TTL_ADS_SECONDS'),
       adsScope: get<'global' | 'user'>('CACHE_SCOPE_ADS'),
       staleSeconds: get<number>('CACHE_STALE_SECONDS'),
+      localMs: get<number>('CACHE_LOCAL_MS'),
     },
     rateLimit: {
       enabled: get<boolean>('RATE_LIMIT_ENABLED'),

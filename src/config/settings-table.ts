@@ -107,6 +107,7 @@ export const settingsTable: readonly SettingDefinition[] = [
   { name: 'CACHE_TTL_GETPROG_SECONDS', kind: int(0, 86_400), default: '300', group: 'cache', description: 'Freshness of the cached program, per `lang`.' },
   { name: 'CACHE_TTL_ADS_SECONDS', kind: int(0, 86_400), default: '60', group: 'cache', description: 'Freshness of the cached ads, per endpoint and `lang`.' },
   { name: 'CACHE_SCOPE_ADS', kind: oneOf('global', 'user'), default: 'global', group: 'cache', description: 'Ads cached once for everyone or per user.' },
+  { name: 'CACHE_LOCAL_MS', kind: int(0, 10_000), default: '1000', group: 'cache', description: 'How long a replica reuses a fresh cached answer it read from Redis before reading it again: a hit without a Redis round trip. A purge on another replica reaches this one within this time. 0: every hit reads Redis.' },
   { name: 'CACHE_STALE_SECONDS', kind: int(0, 604_800), default: '3600', group: 'cache', description: 'How long past freshness a cached answer may still be served while refreshing or while the upstream fails.' },
 
   // rate limits

@@ -107,6 +107,8 @@ export interface Settings {
     readonly adsTtlSeconds: number;
     readonly adsScope: 'global' | 'user';
     readonly staleSeconds: number;
+    /** In-process reuse of a fresh entry read from Redis (0: none). */
+    readonly localMs: number;
   };
   readonly rateLimit: {
     readonly enabled: boolean;

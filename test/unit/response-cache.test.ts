@@ -74,6 +74,73 @@ describe('response cache: pure parts', () => {
   });
 });
 
+/** A store that counts the reads of one key. */
+function countingStore(): { store: KeyValueStore; reads: () => number } {
+  const inner = createMemoryStore();
+  let n = 0;
+  const store: KeyValueStore = Object.create(inner) as KeyValueStore;
+  store.get = (key: string) => {
+    if (key.includes('cache:{')) n++;
+    return inner.get(key);
+  };
+  return { store, reads: () => n };
+}
+
+describe('response cache: fresh entries reused in process (CACHE_LOCAL_MS)', () => {
+  it('a hit within CACHE_LOCAL_MS of a read reads nothing from the store; later it reads again', async () => {
+    const { store, reads } = countingStore();
+    const { cache, clock, metrics } = setup({ CACHE_LOCAL_MS: '1000' }, store);
+    const fetch = jest.fn(async () => ok());
+    await cache.serve(req, getprog, { lang: 'fr' }, '', fetch); // miss, stored
+    await cache.serve(req, getprog, { lang: 'fr' }, '', fetch); // hit, read from the store
+    const afterFirstHit = reads();
+    for (let i = 0; i < 5; i++) {
+      clock.t += 150;
+      const hit = await cache.serve(req, getprog, { lang: 'fr' }, '', fetch);
+      expect(hit.headers?.ETag).toBe(etagOf(ok().body));
+      // The remaining freshness is still counted from the stored entry.
+      expect(hit.headers?.['Cache-Control']).toMatch(/^public, max-age=(10|9),/);
+    }
+    expect(reads()).toBe(afterFirstHit);
+    clock.t += 300;
+    await cache.serve(req, getprog, { lang: 'fr' }, '', fetch);
+    expect(reads()).toBe(afterFirstHit + 1);
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(await metric(metrics, 'hit')).toBe(7);
+  });
+
+  it('never reuses an entry past its freshness', async () => {
+    const { store, reads } = countingStore();
+    const { cache, clock } = setup({ CACHE_LOCAL_MS: '10000', CACHE_TTL_GETPROG_SECONDS: '2' }, store);
+    const fetch = jest.fn(async () => ok());
+    await cache.serve(req, getprog, {}, '', fetch);
+    await cache.serve(req, getprog, {}, '', fetch);
+    const before = reads();
+    clock.t += 2_500; // past freshness: stale, refreshed in the background
+    await cache.serve(req, getprog, {}, '', fetch);
+    expect(reads()).toBe(before + 1);
+  });
+
+  it('a purge on this replica takes effect at once; 0 turns the reuse off', async () => {
+    const { store, reads } = countingStore();
+    const { cache } = setup({ CACHE_LOCAL_MS: '1000' }, store);
+    const fetch = jest.fn(async () => ok());
+    await cache.serve(req, getprog, {}, '', fetch);
+    await cache.serve(req, getprog, {}, '', fetch);
+    await cache.purge();
+    await cache.serve(req, getprog, {}, '', fetch);
+    expect(fetch).toHaveBeenCalledTimes(2);
+
+    const off = countingStore();
+    const { cache: direct } = setup({ CACHE_LOCAL_MS: '0' }, off.store);
+    await direct.serve(req, getprog, {}, '', fetch);
+    const base = off.reads();
+    for (let i = 0; i < 3; i++) await direct.serve(req, getprog, {}, '', fetch);
+    expect(off.reads()).toBe(base + 3);
+    expect(reads()).toBeGreaterThan(0);
+  });
+});
+
 describe('response cache over the in-process store', () => {
   it('answers a hit from the cache, with ETag and Cache-Control', async () => {
     const { cache, metrics } = setup();

@@ -36,7 +36,7 @@ describe('settings', () => {
     expect(s.session.cookieName).toBe('__Host-miles.sid');
     expect(s.session.idleTtlSeconds).toBe(1800);
     expect(s.session.absoluteTtlSeconds).toBe(86400);
-    expect(s.cache).toEqual({ programTtlSeconds: 300, adsTtlSeconds: 60, adsScope: 'global', staleSeconds: 3600 });
+    expect(s.cache).toEqual({ programTtlSeconds: 300, adsTtlSeconds: 60, adsScope: 'global', staleSeconds: 3600, localMs: 1000 });
     expect(s.rateLimit).toEqual({ enabled: true, windowSeconds: 60, ipMax: 600, connectMax: 30, mutationMax: 120 });
     expect(s.signing).toEqual({ jsonEncoding: 'php', signedHeadersFormat: 'object', emptyBody: '{}', signatureHeader: 'Authorization' });
     expect(s.demoPage).toBe(true);
