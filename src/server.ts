@@ -1,6 +1,10 @@
 import { createApp } from './app';
 import { loadSettings, SettingsError } from './config/load';
 import { listenService } from './listen';
+import { tuneHeapGrowth } from './process/heap-growth';
+
+// First thing: the collections' pace applies to every allocation after it.
+tuneHeapGrowth();
 
 /**
  * The process entry: settings, app, listeners, and a graceful SIGTERM. A
