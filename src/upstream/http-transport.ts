@@ -1,7 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
-import { Axios, AxiosError, type AxiosAdapter, type AxiosResponse } from 'axios';
+import { Axios, AxiosError, type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 
 /**
  * A failed exchange with the upstream, with a stable `code`: Node's own for
@@ -45,6 +45,16 @@ export interface HttpTransport {
 }
 
 const FIXED_HEADERS = { 'User-Agent': 'miles-bff', 'Accept-Encoding': 'gzip, deflate, br' } as const;
+
+/**
+ * The exact headers of one exchange, carried to the adapter in the request config as they are.
+ * Not a plain object, so axios passes it through untouched: as `headers` it would normalise every
+ * name against every other (the signed header names are already exact) for nothing.
+ */
+class ExactHeaders {
+  constructor(readonly values: Readonly<Record<string, string | number>>) {}
+}
+type ExchangeConfig = InternalAxiosRequestConfig & { readonly exactHeaders?: ExactHeaders };
 
 function decoderFor(encoding: string | undefined): zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress | undefined {
   switch (encoding?.trim().toLowerCase()) {
@@ -102,7 +112,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const adapter: AxiosAdapter = (config) =>
     new Promise<AxiosResponse<string>>((resolve, reject) => {
       const body = typeof config.data === 'string' ? config.data : '';
-      const headers: Record<string, string | number> = { ...(config.headers.toJSON() as Record<string, string>), 'Content-Length': Buffer.byteLength(body) };
+      const headers = { ...(config as ExchangeConfig).exactHeaders?.values, 'Content-Length': Buffer.byteLength(body) };
       let settled = false;
       const fail = (err: TransportError): void => {
         if (settled) return;
@@ -155,8 +165,9 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       req.end(body);
     });
 
-  // Only what this exchange uses: axios.create() would merge every request against all of axios' defaults.
-  const client = new Axios({ adapter, timeout: timeoutMs, maxRedirects: 0, proxy: false, responseType: 'text' });
+  // The adapter alone: axios.create() would merge every request against all of axios' defaults
+  // (timeout, redirects, proxy, limits are the adapter's own here).
+  const client = new Axios({ adapter });
 
   function transportError(err: unknown): TransportError {
     if (err instanceof TransportError) return err;
@@ -170,8 +181,8 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         method: 'post',
         url: path.startsWith('/') ? path.slice(1) : path,
         data: body,
-        headers: { ...headers, ...FIXED_HEADERS },
-      });
+        exactHeaders: new ExactHeaders({ ...headers, ...FIXED_HEADERS }),
+      } as ExchangeConfig);
       return { status: res.status, text: res.data };
     } catch (err) {
       throw transportError(err);
