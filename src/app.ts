@@ -5,6 +5,7 @@ import helmet from 'helmet';
 import type { Settings } from './config/settings';
 import { NotFound, ServiceUnavailable } from './errors';
 import { accessLog } from './http/access-log';
+import { compose } from './http/compose';
 import { createResponseCache, type ResponseCache } from './cache/response-cache';
 import { createIdempotency, type Idempotency } from './http/idempotency';
 import { createRateLimits } from './http/rate-limits';
@@ -19,7 +20,7 @@ import { createMemoryStore } from './redis/memory-store';
 import { createRedisStore } from './redis/redis-store';
 import { probesRouter } from './routes/probes';
 import { internalApiRouter } from './routes/internal-api';
-import { publicApiRouter } from './routes/public-api';
+import { publicApi } from './routes/public-api';
 import { startSandbox, type Sandbox } from './sandbox';
 import { createIdentitySource } from './session/identity';
 import { createSessions, type Sessions } from './session/sessions';
@@ -145,8 +146,9 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   publicApp.disable('x-powered-by');
   publicApp.set('trust proxy', settings.trustProxy);
   publicApp.set('etag', false);
-  publicApp.use(requestId(), accessLog('public', logger, metrics), helmet(), refuseWhileDraining);
-  publicApp.use('/api', publicApiRouter({ settings, logger, sessions, identity, client, cache, idempotency, rateLimits, extraGetRoutes: { '/openapi.json': servePublicOpenApi } }));
+  // What every request passes through, as one step (src/http/compose.ts).
+  publicApp.use(compose(requestId(), accessLog('public', logger, metrics), helmet(), refuseWhileDraining));
+  publicApp.use(publicApi({ settings, logger, sessions, identity, client, cache, idempotency, rateLimits, extraGetRoutes: { '/openapi.json': servePublicOpenApi } }));
   if (settings.demoPage) {
     // The demo page and the built browser client; from src/ and dist/ alike, both one level below the root.
     publicApp.use(express.static(join(__dirname, '..', 'public')));
@@ -158,7 +160,7 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   const internalApp = express();
   internalApp.disable('x-powered-by');
   internalApp.set('etag', false);
-  internalApp.use(requestId(), accessLog('internal', logger, metrics), helmet());
+  internalApp.use(compose(requestId(), accessLog('internal', logger, metrics), helmet()));
   internalApp.use(probesRouter({ store, metrics, lifecycle }));
   internalApp.use('/internal', internalApiRouter({ settings, logger, sessions, backendToken, idempotency, purgeCache: () => cache.purge() }));
   internalApp.use(notFound);

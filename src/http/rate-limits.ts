@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
+import { passThrough } from './compose';
 import { ipKeyGenerator, rateLimit, type ClientRateLimitInfo, type Logger as LimiterLogger, type Options, type Store } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Settings } from '../config/settings';
@@ -101,14 +102,13 @@ function limiterLogger(logger: Logger, limit: LimitName): LimiterLogger {
  *
  * @example
  * const rateLimits = createRateLimits({ settings, store, sessions, metrics, logger });
- * publicApiRouter({ ..., rateLimits });
+ * publicApi({ ..., rateLimits });
  */
 export function createRateLimits(options: RateLimitsOptions): RateLimits {
   const { settings, store, sessions, metrics, logger } = options;
   const s = settings.rateLimit;
   if (!s.enabled) {
-    const pass: RequestHandler = (_req, _res, next) => next();
-    return { perIp: pass, connect: pass, mutation: pass };
+    return { perIp: passThrough, connect: passThrough, mutation: passThrough };
   }
   if (settings.trustProxy === true) {
     logger.warn('TRUST_PROXY=true trusts every X-Forwarded-For: a client can choose the IP its rate limits count against. Name the ingress instead (a hop count or its addresses).');

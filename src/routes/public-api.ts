@@ -1,4 +1,5 @@
-import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import { chainOf, passThrough, runChain } from '../http/compose';
 import type { ResponseCache } from '../cache/response-cache';
 import type { Settings } from '../config/settings';
 import { BadRequest, Forbidden, InsecureTransport, MethodNotAllowed, NotFound, Unauthenticated, UpstreamUnreadable } from '../errors';
@@ -46,13 +47,11 @@ export interface PublicApiDeps {
  * holds), then guarded, rate-limited, parsed, validated, given its session,
  * and forwarded.
  */
-export function publicApiRouter(deps: PublicApiDeps): Router {
+export function publicApi(deps: PublicApiDeps): RequestHandler {
   const { settings, sessions, client, identity } = deps;
-  const router = express.Router({ caseSensitive: true, strict: true });
   const guard = browserGuard({ allowedOrigins: settings.allowedOrigins });
   const body = jsonBody();
-  const pass: RequestHandler = (_req, _res, next) => next();
-  const limits = deps.rateLimits ?? { perIp: pass, connect: pass, mutation: pass };
+  const limits = deps.rateLimits ?? { perIp: passThrough, connect: passThrough, mutation: passThrough };
   const browserActions = new Set(settings.browserActions);
   const allActions = browserActions.has('*');
 
@@ -216,17 +215,18 @@ export function publicApiRouter(deps: PublicApiDeps): Router {
   }
 
   const resolve: RequestHandler = (req, res, next) => {
-    const route = routes.get(req.path);
+    const path = apiPathOf(req);
+    const route = routes.get(path);
     if (!route) {
-      next(new NotFound(`No route ${req.method} /api${req.path}.`));
+      next(new NotFound(`No route ${req.method} /api${path}.`));
       return;
     }
     if (req.method !== 'OPTIONS' && !route.methods.includes(req.method)) {
       res.setHeader('Allow', route.methods.join(', '));
-      next(new MethodNotAllowed(`${req.method} is not allowed on /api${req.path}.`));
+      next(new MethodNotAllowed(`${req.method} is not allowed on /api${path}.`));
       return;
     }
-    res.locals.route = `/api${req.path}`;
+    res.locals.route = `/api${path}`;
     next();
   };
   // Every chain is built here, once, and found per request with one Map lookup: Express' own
@@ -235,42 +235,27 @@ export function publicApiRouter(deps: PublicApiDeps): Router {
   const chains = new Map<string, readonly RequestHandler[]>();
   for (const [path, route] of routes) {
     for (const method of route.methods) {
-      if (method !== 'HEAD') chains.set(`${method} ${path}`, route.chain(method));
+      if (method !== 'HEAD') chains.set(`${method} ${path}`, chainOf(...route.chain(method)));
     }
   }
   const dispatch: RequestHandler = (req, res, next) => {
-    const chain = chains.get(`${req.method === 'HEAD' ? 'GET' : req.method} ${req.path}`);
+    const path = apiPathOf(req);
+    const chain = chains.get(`${req.method === 'HEAD' ? 'GET' : req.method} ${path}`);
     if (chain) runChain(chain, req, res, next);
+    else next(new NotFound(`No route ${req.method} /api${path}.`));
+  };
+  // The limits' pass-throughs when they are off are not steps of every request.
+  const front = chainOf(resolve, guard, limits.perIp, dispatch);
+  // Mounted at the root, not as an Express router under /api: a mount re-parses and rewrites the
+  // URL on the way in and out of it, for every request.
+  return (req, res, next) => {
+    const path = req.path;
+    if (path === '/api' || path.startsWith('/api/')) runChain(front, req, res, next);
     else next();
   };
-  router.use(resolve, guard, limits.perIp, dispatch);
-  router.use((req: Request, _res: Response, next: NextFunction) => next(new NotFound(`No route ${req.method} /api${req.path}.`)));
-  return router;
 }
 
-/**
- * Runs middleware in order as an Express route would: `next()` goes on, `next(err)` (or a
- * throw, or a rejected promise) ends the chain with `done(err)`, and the end of the chain
- * calls `done()`.
- */
-function runChain(chain: readonly RequestHandler[], req: Request, res: Response, done: NextFunction): void {
-  let index = 0;
-  const step = (err?: unknown): void => {
-    if (err !== undefined && err !== null) {
-      done(err);
-      return;
-    }
-    const handler = chain[index++];
-    if (handler === undefined) {
-      done();
-      return;
-    }
-    try {
-      const result: unknown = handler(req, res, step);
-      if (result instanceof Promise) result.catch((e: unknown) => step(e ?? new Error('Rejected promise')));
-    } catch (e) {
-      step(e ?? new Error('Thrown undefined'));
-    }
-  };
-  step();
+/** The path under /api (`/gift/list`). */
+function apiPathOf(req: Request): string {
+  return req.path.slice(4);
 }
