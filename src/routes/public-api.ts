@@ -203,13 +203,13 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
         ...(method === 'POST' ? [body] : []),
         validated(schemaEndpoint),
         ...(isConnect ? [limits.connect, sessions.middleware] : []),
-        ...(needsSession ? [sessions.middleware, requireSession] : []),
+        ...(needsSession ? [sessions.reader, requireSession] : []),
         ...(endpoint.effect === 'mutation' && needsSession ? [limits.mutation] : []),
         wrap(isConnect ? connect : forward(endpoint)),
       ],
     });
   }
-  routes.set('/session', { methods: ['GET', 'HEAD'], chain: () => [sessions.middleware, wrap(sessionInfo)] });
+  routes.set('/session', { methods: ['GET', 'HEAD'], chain: () => [sessions.reader, wrap(sessionInfo)] });
   for (const [path, handler] of Object.entries(deps.extraGetRoutes ?? {})) {
     routes.set(path, { methods: ['GET', 'HEAD'], chain: () => [handler] });
   }

@@ -1,8 +1,8 @@
 import { createClient } from 'redis';
 import { ApiClient } from '../helpers/http';
-import { testRedisUrl } from '../helpers/redis';
 import { sign } from 'cookie-signature';
 import { startTestService, TEST_SESSION_SECRET, type TestService, startReplicaPair, type ReplicaPair } from '../helpers/service';
+import { dropPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis';
 
 describe('sessions', () => {
   let svc: TestService;
@@ -285,5 +285,44 @@ describe('sessions: Redis round trips', () => {
     await api.connect('trips-3');
     const commands = await commandsOf(() => api.connect('trips-3'));
     expect(commands.sort()).toEqual(['DEL', 'EVAL', 'GET', 'SET']);
+  });
+});
+
+describe('sessions: secret rotation', () => {
+  const OLD = 'old-session-secret-0123456789abcdef0123456';
+  const NEW = 'new-session-secret-0123456789abcdef0123456';
+  // The userToken's key is set apart from the cookie secrets, as a rotation of those keeps it.
+  const TOKEN_KEY = 'ab'.repeat(32);
+  let before: TestService;
+  let after: TestService;
+  let stranger: TestService;
+  const prefix = uniquePrefix('rotation');
+  beforeAll(async () => {
+    before = await startTestService({ prefix, env: { SESSION_SECRET: OLD, TOKEN_ENCRYPTION_KEY: TOKEN_KEY } });
+    after = await startTestService({ prefix, sandbox: before.sandbox, env: { SESSION_SECRET: `${NEW},${OLD}`, TOKEN_ENCRYPTION_KEY: TOKEN_KEY } });
+    stranger = await startTestService({ prefix, sandbox: before.sandbox, env: { SESSION_SECRET: NEW, TOKEN_ENCRYPTION_KEY: TOKEN_KEY } });
+  });
+  afterAll(async () => {
+    await stranger.close();
+    await after.close();
+    await before.close();
+    await dropPrefix(prefix);
+  });
+
+  it('a cookie signed with a secret being rotated out still reads the session; one no listed secret signed does not', async () => {
+    const api = new ApiClient(before.url);
+    await api.connect('rotation-1');
+    const cookie = api.cookies.get('miles.sid')!;
+    for (const [svc, status] of [
+      [after, 200],
+      [stranger, 401],
+    ] as const) {
+      const other = new ApiClient(svc.url);
+      other.cookies.set('miles.sid', cookie);
+      expect((await other.get('/api/gift/list')).status).toBe(status);
+    }
+    // Another cookie of a similar name, or ours twice: the first of ours counts, as in express-session.
+    const res = await fetch(`${after.url}/api/session`, { headers: { Cookie: `xmiles.sid=nope; miles.sid=${cookie}; miles.sid=s%3Aforged.sig` } });
+    expect(((await res.json()) as { connected: boolean }).connected).toBe(true);
   });
 });
