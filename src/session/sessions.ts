@@ -231,20 +231,27 @@ export function createSessions(options: SessionsOptions): Sessions {
     }) as Response['setHeader'];
   }
 
+  /**
+   * The signed session id of the mobile transport's bearer token, if the request carries one; the
+   * answer then carries no session cookie.
+   */
+  function bearerTokenOf(req: Request, res: Response): string | undefined {
+    const auth = req.headers.authorization;
+    if (typeof auth !== 'string' || !auth.startsWith(`Bearer ${SESSION_TOKEN_PREFIX}`)) return undefined;
+    res.locals.sessionTransport = 'token';
+    suppressCookie(res);
+    return auth.slice(7 + SESSION_TOKEN_PREFIX.length).trim();
+  }
+
   const middleware: RequestHandler = (req, res, next) => {
     if (relaxLoopback && !req.secure && isLoopbackHost(req.hostname)) {
       // Browsers treat http://localhost as a secure context and keep Secure
       // cookies there; express-session would refuse to set one over plain HTTP.
       Object.defineProperty(req, 'secure', { value: true, configurable: true });
     }
-    const auth = req.headers.authorization;
-    if (typeof auth === 'string' && auth.startsWith(`Bearer ${SESSION_TOKEN_PREFIX}`)) {
-      // The mobile transport: present the token to express-session as its cookie would be.
-      const value = auth.slice(7 + SESSION_TOKEN_PREFIX.length).trim();
-      req.headers.cookie = `${s.cookieName}=${encodeURIComponent(`s:${value}`)}`;
-      res.locals.sessionTransport = 'token';
-      suppressCookie(res);
-    }
+    const value = bearerTokenOf(req, res);
+    // The mobile transport: present the token to express-session as its cookie would be.
+    if (value !== undefined) req.headers.cookie = `${s.cookieName}=${encodeURIComponent(`s:${value}`)}`;
     expressSession(req, res, (err?: unknown) => {
       if (err) {
         abandonSession(req);
@@ -275,12 +282,8 @@ export function createSessions(options: SessionsOptions): Sessions {
    * the mobile transport, else the first cookie of our name (`s:` + the signed id, URL-encoded).
    */
   function signedIdOf(req: Request, res: Response): string | undefined {
-    const auth = req.headers.authorization;
-    if (typeof auth === 'string' && auth.startsWith(`Bearer ${SESSION_TOKEN_PREFIX}`)) {
-      res.locals.sessionTransport = 'token';
-      suppressCookie(res);
-      return auth.slice(7 + SESSION_TOKEN_PREFIX.length).trim();
-    }
+    const token = bearerTokenOf(req, res);
+    if (token !== undefined) return token;
     const header = req.headers.cookie;
     const raw = header ? cookieValue(header, s.cookieName) : undefined;
     if (raw === undefined) return undefined;
