@@ -148,7 +148,8 @@ describe('REDIS_MODE=cluster on a local Redis Cluster (3 masters, 1 replica each
       await cluster.nodes.find((n) => n.address === doomed)!.kill();
       let recoveredIn: number;
       try {
-        recoveredIn = await waitConnected(victims[0]!, killedAt, 15_000);
+        // Each replica reconnects on its own: every victim, on either, must be answered again.
+        recoveredIn = Math.max(...(await Promise.all(victims.map((u) => waitConnected(u, killedAt, 15_000)))));
         await new Promise((r) => setTimeout(r, 500));
       } finally {
         await load.stop();
