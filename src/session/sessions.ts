@@ -243,6 +243,21 @@ export function createSessions(options: SessionsOptions): Sessions {
     return auth.slice(7 + SESSION_TOKEN_PREFIX.length).trim();
   }
 
+  /**
+   * The user of a connected session past its absolute lifetime (or without a connect time: made by
+   * no connect of ours), else undefined.
+   */
+  function expiredUserOf(sess: Partial<SessionData> | undefined): SessionUser | undefined {
+    return sess?.user && (!sess.createdAt || Date.now() - sess.createdAt > absoluteMs) ? sess.user : undefined;
+  }
+
+  /** Ends a session past its absolute lifetime: deleted by `deleteSession`, out of its user's index, counted. */
+  async function endExpired(sid: string, partnerClientId: string, deleteSession: () => Promise<void>): Promise<void> {
+    metrics.sessions.inc({ event: 'expired' });
+    await deleteSession();
+    await kv.setRemove(indexKey(partnerClientId), [sid]);
+  }
+
   const middleware: RequestHandler = (req, res, next) => {
     if (relaxLoopback && !req.secure && isLoopbackHost(req.hostname)) {
       // Browsers treat http://localhost as a secure context and keep Secure
@@ -258,19 +273,15 @@ export function createSessions(options: SessionsOptions): Sessions {
         next(err);
         return;
       }
-      const sess = req.session;
-      if (sess?.user && (!sess.createdAt || Date.now() - sess.createdAt > absoluteMs)) {
-        metrics.sessions.inc({ event: 'expired' });
-        const pcid = sess.user.partnerClientId;
-        const sid = req.sessionID;
-        sess.destroy((destroyErr?: unknown) => {
-          if (destroyErr) {
+      const expired = expiredUserOf(req.session);
+      if (expired) {
+        endExpired(req.sessionID, expired.partnerClientId, () => destroy(req)).then(
+          () => next(),
+          (destroyErr: unknown) => {
             abandonSession(req);
             next(destroyErr);
-            return;
-          }
-          kv.setRemove(indexKey(pcid), [sid]).then(() => next(), next);
-        });
+          },
+        );
         return;
       }
       next();
@@ -333,11 +344,11 @@ export function createSessions(options: SessionsOptions): Sessions {
         next();
         return;
       }
-      if (data.user && (!data.createdAt || Date.now() - data.createdAt > absoluteMs)) {
-        metrics.sessions.inc({ event: 'expired' });
-        kv.del([key])
-          .then(() => kv.setRemove(indexKey(data.user.partnerClientId), [sid]))
-          .then(() => next(), next);
+      const expired = expiredUserOf(data);
+      if (expired) {
+        endExpired(sid, expired.partnerClientId, async () => {
+          await kv.del([key]);
+        }).then(() => next(), next);
         return;
       }
       const loaded = { ...data } as SessionData & { destroy(cb: (err?: unknown) => void): void };
