@@ -9,10 +9,14 @@
 # bump it (both stages) with each Node security release.
 FROM node:20.20.2-bookworm-slim AS build
 WORKDIR /app
-# The lockfile first, as its own layer: a source-only change reuses it.
+# The lockfile first, as its own layer: a source-only change reuses it. The
+# client's package.json belongs with it: the lockfile names that workspace.
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json tsconfig.client.json ./
+COPY packages/client/tsconfig.json ./packages/client/
+COPY packages/client/src ./packages/client/src
 COPY src ./src
 RUN npm run build
 
@@ -25,6 +29,7 @@ ENV NODE_ENV=production
 ENV NODE_OPTIONS=--max-old-space-size=128
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 # --ignore-scripts: the production tree needs no install script, and none of
 # a dependency's scripts should run in the image we ship.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \

@@ -5,7 +5,7 @@ import {
   MilesNotConnectedError,
   MilesProblemError,
   type MilesClient,
-} from '../../src/client';
+} from '../../packages/client/src';
 import { freePort } from '../helpers/global-setup';
 import { startTestService, type TestService } from '../helpers/service';
 

@@ -8,7 +8,7 @@ import {
   MilesNetworkError,
   MilesNotConnectedError,
   MilesProblemError,
-} from '../../src/client';
+} from '../../packages/client/src';
 import { frontEndpoints } from '../../src/upstream/catalogue';
 
 /** A fetch that records each request and answers from a script. */
@@ -39,8 +39,8 @@ describe('the client endpoint table', () => {
     expect(new Set(table.map((e) => e.path)).size).toBe(table.length);
   });
 
-  it('holds no server code: src/client imports nothing outside itself', () => {
-    const dir = join(__dirname, '..', '..', 'src', 'client');
+  it('holds no server code: the client package imports nothing outside itself', () => {
+    const dir = join(__dirname, '..', '..', 'packages', 'client', 'src');
     let seen = 0;
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
       const source = readFileSync(join(dir, file), 'utf8');

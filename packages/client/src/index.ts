@@ -1,10 +1,12 @@
 /**
- * A typed browser client for miles-bff's `/api`: one method per front-end
- * endpoint, no dependencies, only `fetch`. Built to ES modules by
- * `npm run build:client` (dist/client/index.js).
+ * A typed browser and mobile client for miles-bff's `/api`: one method per
+ * front-end endpoint, no dependencies, only `fetch`. Published as
+ * `@miles-bff/client` (ES module and CommonJS builds with their types); the
+ * service also serves its ES module build at `/client/index.js` for the demo
+ * page.
  *
  * ```js
- * import { createMilesClient, MilesBusinessError } from './client/index.js';
+ * import { createMilesClient, MilesBusinessError } from '@miles-bff/client';
  * const miles = createMilesClient();
  * await miles.connect({ partnerClientId: 'demo-1' });
  * try {
@@ -17,7 +19,8 @@
  * ```
  *
  * It must stay free of server code (zod, express): the endpoint table below
- * mirrors the catalogue's front-end paths, and a unit test holds the two equal.
+ * mirrors the catalogue's front-end paths, and the `data` types of types.ts
+ * mirror the catalogue's answer schemas; tests hold both equal.
  */
 import type {
   AdKind,
