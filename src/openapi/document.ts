@@ -1,15 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IdentityMode } from '../config/settings';
+import { answerComponents } from '../upstream/answers';
 import { backEndpoints, frontEndpoints, type EndpointSpec, type Side } from '../upstream/catalogue';
-import { jsonSchemaFor, jsonSchemaForObject, opt, type FieldSet, type JsonSchema } from '../upstream/fields';
+import { jsonSchemaFor, jsonSchemaForObject, opt, req, type FieldSet, type JsonSchema } from '../upstream/fields';
 import { serviceOperations, type ServiceOperation } from './service-operations';
 
 /**
  * The OpenAPI 3.1 documents of both listeners, derived from the catalogue and
  * the service's own operations: one generator, two sides. Request bodies are
- * the catalogue's field specs as JSON Schema (2020-12, which OpenAPI 3.1
- * speaks natively), so the documents cannot drift from the validation.
+ * the catalogue's field specs and each 200 is the envelope around the
+ * catalogue's `data` schema, as JSON Schema (2020-12, which OpenAPI 3.1
+ * speaks natively), so the documents cannot drift from the validation nor
+ * from the answers. `npm run openapi` writes them to docs/openapi/.
  *
  * @example
  * const doc = buildOpenApiDocument('back');
@@ -40,17 +43,34 @@ const PREFIX: Record<Side, string> = { front: '/api/', back: '/internal/' };
 const JSON_MEDIA = 'application/json';
 const PROBLEM_MEDIA = 'application/problem+json';
 
-let packageVersion: string | undefined;
+interface PackageInfo {
+  readonly version: string;
+  readonly license: string;
+}
+
+let packageInfo: PackageInfo | undefined;
 /** Read once; `src/openapi` and `dist/openapi` both sit two levels below package.json. */
-function serviceVersion(): string {
-  if (packageVersion === undefined) {
+function servicePackage(): PackageInfo {
+  if (packageInfo === undefined) {
+    let manifest: { version?: unknown; license?: unknown } = {};
     try {
-      packageVersion = String((JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: unknown }).version ?? '0.0.0');
+      manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as typeof manifest;
     } catch {
-      packageVersion = '0.0.0';
+      // Without its package.json (a copied dist/), the document still builds.
     }
+    packageInfo = {
+      version: typeof manifest.version === 'string' ? manifest.version : '0.0.0',
+      license: typeof manifest.license === 'string' ? manifest.license : 'UNLICENSED',
+    };
   }
-  return packageVersion;
+  return packageInfo;
+}
+
+/** OpenAPI 3.1 wants an SPDX expression; npm's `UNLICENSED` (all rights reserved) is none, so it becomes a LicenseRef. */
+function licenseOf(npmLicense: string): JsonSchema {
+  return npmLicense === 'UNLICENSED' || /^SEE LICENSE/i.test(npmLicense)
+    ? { name: 'Proprietary: all rights reserved', identifier: 'LicenseRef-Proprietary' }
+    : { name: npmLicense, identifier: npmLicense };
 }
 
 const words = (path: string): string[] => path.split(/[/._-]/).filter(Boolean);
@@ -64,13 +84,36 @@ const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}
 
 const envelopeSchema: JsonSchema = {
   type: 'object',
-  description: "The upstream's envelope, passed through (never holding a token). `errorCode` 0 is success; 2, 3, 4, 5, 6, 7 and 11 are business refusals.",
+  description:
+    "The upstream's envelope of a business refusal, passed through (never holding a token): errorCode 2, 4, 5, 6, 7 or 11. A success is the endpoint's own answer schema, with errorCode 0 and its typed `data`.",
   required: ['errorCode', 'errorMsg'],
   properties: {
     errorCode: { type: 'integer', description: 'The upstream errorCode (UPSTREAM.md).' },
     errorMsg: { type: 'string' },
-    data: { type: 'object', description: 'On success: what the endpoint returns.' },
+    data: { type: 'object', additionalProperties: true, description: 'Whatever the upstream added to its refusal, if anything.' },
   },
+};
+
+/** The envelope of a success, around one endpoint's `data` schema. */
+function successEnvelope(dataSchemaName: string, extraProperties: Record<string, JsonSchema> = {}): JsonSchema {
+  return {
+    type: 'object',
+    description: "The upstream's envelope of a success, passed through (never holding a token).",
+    required: ['errorCode', 'errorMsg', 'data'],
+    properties: {
+      errorCode: { type: 'integer', const: 0 },
+      errorMsg: { type: 'string', description: 'The upstream\'s message, e.g. `ok`.' },
+      data: ref(dataSchemaName),
+      ...extraProperties,
+    },
+  };
+}
+
+const sessionTokenSchema: JsonSchema = {
+  type: 'object',
+  description: 'Only with `X-Session-Transport: token`: the opaque session token and its idle lifetime in seconds.',
+  required: ['token', 'expiresIn'],
+  properties: { token: { type: 'string' }, expiresIn: { type: 'integer' } },
 };
 
 const problemSchema: JsonSchema = {
@@ -135,10 +178,16 @@ const parameters: Record<string, JsonSchema> = {
 };
 const param = (name: string): JsonSchema => ({ $ref: `#/components/parameters/${name}` });
 
-/** The fields of connect as the public route accepts them: the identity comes from IDENTITY_MODE. */
-function connectFields(endpoint: EndpointSpec): FieldSet {
+/**
+ * The fields of connect as the public route accepts them: the identity comes
+ * from IDENTITY_MODE, so the body's `partnerClientId` is required only where
+ * the body is the identity (insecure-body). Without a mode (the committed
+ * documents) it is optional, as in the modes a production service runs.
+ */
+function connectFields(endpoint: EndpointSpec, mode: IdentityMode | undefined): FieldSet {
   const pcid = endpoint.fields.partnerClientId;
-  return pcid ? { ...endpoint.fields, partnerClientId: opt(pcid.spec) } : endpoint.fields;
+  if (!pcid) return endpoint.fields;
+  return { ...endpoint.fields, partnerClientId: mode === 'insecure-body' ? req(pcid.spec) : opt(pcid.spec) };
 }
 
 function commonErrors(side: Side, method: 'get' | 'post', idempotent: boolean): Record<string, JsonSchema> {
@@ -173,11 +222,16 @@ function catalogueOperations(ctx: Context, endpoint: EndpointSpec): Record<strin
   const { side } = ctx;
   const isConnect = endpoint.sessionEffect === 'connect';
   const requestName = `${pascal(endpoint.path)}Request`;
-  const bodyFields = side === 'front' && isConnect ? connectFields(endpoint) : endpoint.fields;
+  const bodyFields = side === 'front' && isConnect ? connectFields(endpoint, ctx.options.identityMode) : endpoint.fields;
   ctx.schemas[requestName] = jsonSchemaForObject(bodyFields);
   if (side === 'front' && isConnect) ctx.schemas[requestName]!.description = connectDescription(ctx.options.identityMode);
 
-  const okSchema = side === 'front' && isConnect ? ref('ConnectAnswer') : ref('Envelope');
+  const dataName = `${pascal(endpoint.path)}Data`;
+  ctx.schemas[dataName] = endpoint.servedData;
+  // The connect answer keeps its earlier component name; the mobile transport adds `session`.
+  const answerName = side === 'front' && isConnect ? 'ConnectAnswer' : `${pascal(endpoint.path)}Answer`;
+  ctx.schemas[answerName] = side === 'front' && isConnect ? successEnvelope(dataName, { session: sessionTokenSchema }) : successEnvelope(dataName);
+  const okSchema = ref(answerName);
   const security = side === 'front' ? { security: frontSecurity(endpoint, ctx.options.identityMode) } : {};
   const tags = [words(endpoint.path)[0]!];
   const sessionErrors = side === 'front' && (endpoint.token === 'user' || isConnect) ? { 401: problem('No connected session, or the upstream ended it (errorCode 3).') } : {};
@@ -235,8 +289,10 @@ function connectDescription(mode: IdentityMode | undefined): string {
       return "The user is the subject of the partner's ID token in `Authorization: Bearer`; identity fields of the body are not used. The body may add `dataConsentCode` and `lang`.";
     case 'header':
       return "The user comes from the ingress' trusted headers; identity fields of the body are not used. The body may add `dataConsentCode` and `lang`.";
-    default:
+    case 'insecure-body':
       return 'Development and sandbox only (IDENTITY_MODE=insecure-body): the identity comes from the body, `partnerClientId` required.';
+    default:
+      return "The user comes from the service's IDENTITY_MODE: the partner's ID token in `Authorization: Bearer` (`jwt`) or the ingress' trusted headers (`header`); the body may add `dataConsentCode` and `lang`. Only the development mode `insecure-body` reads the identity fields of the body, and then needs `partnerClientId`.";
   }
 }
 
@@ -254,7 +310,7 @@ function serviceOperationItem(ctx: Context, op: ServiceOperation): JsonSchema {
     responses: {
       200: ok(ref(`${base}Answer`)),
       ...(op.method === 'post' ? { 400: problem('Invalid body.'), 413: problem('Body over 16 KiB.'), 415: problem('Body not application/json.') } : {}),
-      ...(front ? {} : { 401: problem('Missing or invalid API key.') }),
+      ...(front ? { 403: problem('Refused origin.'), 429: problem('Rate limited; see Retry-After.') } : { 401: problem('Missing or invalid API key.') }),
       ...(op.path === 'cache/purge' ? { 501: problem('This service runs without a response cache.') } : {}),
       503: problem('Session store unavailable or the service is draining; see Retry-After.'),
       default: problem('Any other error of the service.'),
@@ -268,7 +324,7 @@ function serviceOperationItem(ctx: Context, op: ServiceOperation): JsonSchema {
 }
 
 export function buildOpenApiDocument(side: Side, options: OpenApiOptions = {}): OpenApiDocument {
-  const schemas: Record<string, JsonSchema> = { Envelope: envelopeSchema, Problem: problemSchema };
+  const schemas: Record<string, JsonSchema> = { Envelope: envelopeSchema, Problem: problemSchema, ...answerComponents };
   const ctx: Context = { side, schemas, options };
   const endpoints = options.endpoints ?? (side === 'front' ? frontEndpoints : backEndpoints);
   const paths: Record<string, Record<string, JsonSchema>> = {};
@@ -285,18 +341,6 @@ export function buildOpenApiDocument(side: Side, options: OpenApiOptions = {}): 
 
   let securitySchemes: Record<string, JsonSchema>;
   if (side === 'front') {
-    schemas.ConnectAnswer = {
-      allOf: [ref('Envelope')],
-      type: 'object',
-      properties: {
-        session: {
-          type: 'object',
-          description: 'Only with `X-Session-Transport: token`: the opaque session token and its idle lifetime in seconds.',
-          required: ['token', 'expiresIn'],
-          properties: { token: { type: 'string' }, expiresIn: { type: 'integer' } },
-        },
-      },
-    };
     securitySchemes = {
       sessionCookie: {
         type: 'apiKey',
@@ -323,18 +367,58 @@ export function buildOpenApiDocument(side: Side, options: OpenApiOptions = {}): 
     };
   }
 
+  const security = side === 'back' ? [{ internalApiKey: [] }] : undefined;
+  const pkg = servicePackage();
   return {
     openapi: '3.1.0',
     info: {
       title: side === 'front' ? 'miles-bff public API' : 'miles-bff internal API',
-      version: options.version ?? serviceVersion(),
+      version: options.version ?? pkg.version,
+      license: licenseOf(pkg.license),
       description:
         side === 'front'
           ? "The app's miles front-end endpoints, proxied with a server-side session. Business answers are the upstream envelope; errors of the service are problem+json."
           : "The app's miles back-end endpoints for partner services, on the internal listener only, signed with the back-end token this service keeps. Business answers are the upstream envelope; errors of the service are problem+json.",
     },
-    ...(side === 'back' ? { security: [{ internalApiKey: [] }] } : {}),
+    servers: [SERVERS[side]],
+    ...(security ? { security } : {}),
     paths,
-    components: { schemas, parameters, securitySchemes },
+    components: usedComponents({ paths, security }, { schemas, parameters, securitySchemes }),
   };
+}
+
+/** Paths are absolute (`/api/...`, `/internal/...`): the server is the origin that serves the document. */
+const SERVERS: Record<Side, JsonSchema> = {
+  front: { url: '/', description: "This service's public origin (PORT, behind the ingress), where this document is served at /api/openapi.json." },
+  back: { url: '/', description: "This service's internal listener (INTERNAL_PORT, inside the cluster), where this document is served at /internal/openapi.json." },
+};
+
+/** Every `$ref` target and security scheme name reached from `root`, following references into `components`. */
+function usedComponents(root: JsonSchema, all: OpenApiDocument['components']): OpenApiDocument['components'] {
+  const used = { schemas: new Set<string>(), parameters: new Set<string>(), securitySchemes: new Set<string>() };
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (Array.isArray(node)) {
+      pending.push(...node);
+      continue;
+    }
+    if (node === null || typeof node !== 'object') continue;
+    for (const [key, value] of Object.entries(node)) {
+      if (key === '$ref' && typeof value === 'string') {
+        const [, kind, name] = /^#\/components\/(schemas|parameters)\/(.+)$/.exec(value) ?? [];
+        if (kind && name && !used[kind as 'schemas' | 'parameters'].has(name)) {
+          used[kind as 'schemas' | 'parameters'].add(name);
+          pending.push(all[kind as 'schemas' | 'parameters'][name]);
+        }
+      } else if (key === 'security' && Array.isArray(value)) {
+        for (const requirement of value) for (const name of Object.keys(requirement as object)) used.securitySchemes.add(name);
+      } else {
+        pending.push(value);
+      }
+    }
+  }
+  const pick = (kind: keyof typeof used): Record<string, JsonSchema> =>
+    Object.fromEntries(Object.entries(all[kind]).filter(([name]) => used[kind].has(name)));
+  return { schemas: pick('schemas'), parameters: pick('parameters'), securitySchemes: pick('securitySchemes') };
 }

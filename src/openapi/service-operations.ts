@@ -39,21 +39,32 @@ const operations: ServiceOperation[] = [
     summary: 'Whether this browser or app has a connected session, and whose.',
     anonymous: true,
     response: {
-      type: 'object',
-      required: ['connected'],
-      properties: {
-        connected: { type: 'boolean' },
-        user: {
+      description: 'Anonymous: `{connected: false}` only; connected: who, as the identity gave it (absent fields are null).',
+      oneOf: [
+        {
           type: 'object',
-          required: ['partnerClientId'],
+          required: ['connected'],
+          properties: { connected: { type: 'boolean', const: false } },
+          additionalProperties: false,
+        },
+        {
+          type: 'object',
+          required: ['connected', 'user'],
           properties: {
-            partnerClientId: { type: 'string' },
-            email: { type: ['string', 'null'] },
-            firstName: { type: ['string', 'null'] },
-            lastName: { type: ['string', 'null'] },
+            connected: { type: 'boolean', const: true },
+            user: {
+              type: 'object',
+              required: ['partnerClientId', 'email', 'firstName', 'lastName'],
+              properties: {
+                partnerClientId: { type: 'string' },
+                email: { type: ['string', 'null'] },
+                firstName: { type: ['string', 'null'] },
+                lastName: { type: ['string', 'null'] },
+              },
+            },
           },
         },
-      },
+      ],
     },
   },
   {

@@ -47,6 +47,8 @@ function operationSchema(path: string): EndpointSpec {
     token: 'none',
     effect: 'mutation',
     fields,
+    data: op.response,
+    servedData: op.response,
     schema: zodObjectFor(fields),
     allowGet: false,
     idempotent: false,

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { fields as f, opt, partnerClientIdList, req, zodObjectFor, type FieldSet } from './fields';
+import { answerData as a } from './answers';
+import { fields as f, opt, partnerClientIdList, req, zodObjectFor, type FieldSet, type JsonSchema } from './fields';
 
 /**
  * The one table of upstream endpoints. Public and internal routes, request
@@ -26,6 +27,10 @@ export interface EndpointSpec {
   readonly effect: Effect;
   /** Fields of the upstream request body. */
   readonly fields: FieldSet;
+  /** JSON Schema of the `data` of a success, as the upstream sends it (src/upstream/answers.ts). */
+  readonly data: JsonSchema;
+  /** The `data` as this service passes it on (the connect answer loses its `userToken`); `data` by default. */
+  readonly servedData: JsonSchema;
   /** Strict validator of the upstream body, built once from `fields`. */
   readonly schema: z.ZodType<Record<string, unknown>>;
   /** Reads a browser may also call with `GET` and query parameters. */
@@ -39,8 +44,8 @@ export interface EndpointSpec {
   readonly summary: string;
 }
 
-type EntryInput = Omit<EndpointSpec, 'schema' | 'allowGet' | 'idempotent' | 'cache' | 'sessionEffect' | 'exposed'> &
-  Partial<Pick<EndpointSpec, 'allowGet' | 'idempotent' | 'cache' | 'sessionEffect' | 'exposed'>>;
+type EntryInput = Omit<EndpointSpec, 'schema' | 'allowGet' | 'idempotent' | 'cache' | 'sessionEffect' | 'exposed' | 'servedData'> &
+  Partial<Pick<EndpointSpec, 'allowGet' | 'idempotent' | 'cache' | 'sessionEffect' | 'exposed' | 'servedData'>>;
 
 function entry(input: EntryInput): EndpointSpec {
   return Object.freeze({
@@ -49,6 +54,7 @@ function entry(input: EntryInput): EndpointSpec {
     cache: 'none' as const,
     sessionEffect: 'none' as const,
     exposed: true,
+    servedData: input.data,
     ...input,
     schema: zodObjectFor(input.fields),
   });
@@ -59,57 +65,57 @@ const paging: FieldSet = { page: opt(f.page), limit: opt(f.limit) };
 
 export const catalogue: readonly EndpointSpec[] = Object.freeze([
   // Front-end endpoints
-  entry({ path: 'partner/getprog', side: 'front', token: 'none', effect: 'read', fields: langOnly, allowGet: true, cache: 'program',
+  entry({ path: 'partner/getprog', data: a.program, side: 'front', token: 'none', effect: 'read', fields: langOnly, allowGet: true, cache: 'program',
     summary: 'The program: its actions and gifts, for a visitor who is not connected.' }),
-  entry({ path: 'partner/initialcheckstore', side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true,
+  entry({ path: 'partner/initialcheckstore', data: a.programAndBalance, side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true,
     summary: "The program plus the connected user's balance and opt-in." }),
-  entry({ path: 'user/clientcheckcredentials', side: 'front', token: 'none', effect: 'mutation', sessionEffect: 'connect',
+  entry({ path: 'user/clientcheckcredentials', data: a.credentials, servedData: a.connectedUser, side: 'front', token: 'none', effect: 'mutation', sessionEffect: 'connect',
     fields: { partnerClientId: req(f.partnerClientId), email: opt(f.email), firstName: opt(f.name), lastName: opt(f.name), dataConsentCode: opt(f.dataConsentCode), lang: opt(f.lang) },
     summary: 'Connects the user (creating them when unknown) and opens a session.' }),
-  entry({ path: 'user/historyburns', side: 'front', token: 'user', effect: 'read', fields: paging, allowGet: true,
+  entry({ path: 'user/historyburns', data: a.burns, side: 'front', token: 'user', effect: 'read', fields: paging, allowGet: true,
     summary: 'The gifts the user bought, newest first.' }),
-  entry({ path: 'user/historyearns', side: 'front', token: 'user', effect: 'read', fields: paging, allowGet: true,
+  entry({ path: 'user/historyearns', data: a.earns, side: 'front', token: 'user', effect: 'read', fields: paging, allowGet: true,
     summary: 'The actions the user completed, newest first.' }),
-  entry({ path: 'user/logout', side: 'front', token: 'user', effect: 'mutation', fields: {}, sessionEffect: 'end-user-sessions',
+  entry({ path: 'user/logout', data: a.empty, side: 'front', token: 'user', effect: 'mutation', fields: {}, sessionEffect: 'end-user-sessions',
     summary: "Disconnects the user on every device and ends this service's sessions of that user." }),
-  entry({ path: 'user/delete', side: 'front', token: 'user', effect: 'mutation', fields: {}, sessionEffect: 'end-user-sessions',
+  entry({ path: 'user/delete', data: a.empty, side: 'front', token: 'user', effect: 'mutation', fields: {}, sessionEffect: 'end-user-sessions',
     summary: 'Deletes the user and their history, and ends their sessions.' }),
-  entry({ path: 'generosity/store', side: 'front', token: 'user', effect: 'mutation', idempotent: true,
+  entry({ path: 'generosity/store', data: a.stored, side: 'front', token: 'user', effect: 'mutation', idempotent: true,
     fields: { action: req(f.action), param1: opt(f.param1), lang: opt(f.lang) },
     summary: 'Validates and stores an action, earning its points.' }),
-  entry({ path: 'gift/list', side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true,
+  entry({ path: 'gift/list', data: a.giftOffers, side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true,
     summary: 'The gifts, with whether the user can afford each.' }),
-  entry({ path: 'gift/checkavailability', side: 'front', token: 'user', effect: 'mutation', idempotent: true,
+  entry({ path: 'gift/checkavailability', data: a.bought, side: 'front', token: 'user', effect: 'mutation', idempotent: true,
     fields: { giftId: req(f.giftId) },
     summary: 'Buys a gift when the user has enough points and it is in stock.' }),
-  entry({ path: 'ad/bonus', side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true, cache: 'ads',
+  entry({ path: 'ad/bonus', data: a.ads, side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true, cache: 'ads',
     summary: 'Bonus ads.' }),
-  entry({ path: 'ad/specials', side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true, cache: 'ads',
+  entry({ path: 'ad/specials', data: a.ads, side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true, cache: 'ads',
     summary: 'Special-offer ads.' }),
-  entry({ path: 'ad/news', side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true, cache: 'ads',
+  entry({ path: 'ad/news', data: a.ads, side: 'front', token: 'user', effect: 'read', fields: langOnly, allowGet: true, cache: 'ads',
     summary: 'News ads.' }),
 
   // Back-end endpoints
-  entry({ path: 'auth/token', side: 'back', token: 'none', effect: 'read', fields: {}, exposed: false,
+  entry({ path: 'auth/token', data: a.backendToken, side: 'back', token: 'none', effect: 'read', fields: {}, exposed: false,
     summary: 'Issues the back-end token; fetched and shared by this service itself.' }),
-  entry({ path: 'buffer/store', side: 'back', token: 'backend', effect: 'mutation', idempotent: true,
+  entry({ path: 'buffer/store', data: a.stored, side: 'back', token: 'backend', effect: 'mutation', idempotent: true,
     fields: { partnerClientId: req(f.partnerClientId), action: req(f.action), param1: opt(f.param1), date: opt(f.date), lang: opt(f.lang) },
     summary: 'Stores an action for a user (created when unknown).' }),
-  entry({ path: 'generosity/multistore', side: 'back', token: 'backend', effect: 'mutation', idempotent: true,
+  entry({ path: 'generosity/multistore', data: a.multistore, side: 'back', token: 'backend', effect: 'mutation', idempotent: true,
     fields: { action: req(f.action), partnerClientIds: req(partnerClientIdList), param1: opt(f.param1) },
     summary: 'Stores an action for up to 1,000 users.' }),
-  entry({ path: 'user/incrementalinfos', side: 'back', token: 'backend', effect: 'read',
+  entry({ path: 'user/incrementalinfos', data: a.changedUsers, side: 'back', token: 'backend', effect: 'read',
     fields: { since: req(f.since), page: opt(f.page), limit: opt(f.limit) },
     summary: 'Users changed since a date, with their earns and burns.' }),
-  entry({ path: 'user/infos', side: 'back', token: 'backend', effect: 'read',
+  entry({ path: 'user/infos', data: a.profiles, side: 'back', token: 'backend', effect: 'read',
     fields: { partnerClientIds: opt(partnerClientIdList), page: opt(f.page), limit: opt(f.limit) },
     summary: 'Users with their information, paged.' }),
-  entry({ path: 'user/info', side: 'back', token: 'backend', effect: 'read', fields: { partnerClientId: req(f.partnerClientId) },
+  entry({ path: 'user/info', data: a.profile, side: 'back', token: 'backend', effect: 'read', fields: { partnerClientId: req(f.partnerClientId) },
     summary: "One user's information." }),
-  entry({ path: 'user/ranking', side: 'back', token: 'backend', effect: 'read',
+  entry({ path: 'user/ranking', data: a.ranking, side: 'back', token: 'backend', effect: 'read',
     fields: { partnerClientId: req(f.partnerClientId), n: req(f.rankingSpan) },
     summary: 'The user and up to n users above and below, by points.' }),
-  entry({ path: 'user/multidelete', side: 'back', token: 'backend', effect: 'mutation', sessionEffect: 'end-listed-users-sessions',
+  entry({ path: 'user/multidelete', data: a.deletions, side: 'back', token: 'backend', effect: 'mutation', sessionEffect: 'end-listed-users-sessions',
     fields: { partnerClientIds: req(partnerClientIdList) },
     summary: "Deletes up to 1,000 users and ends this service's sessions of them." }),
 ]);

@@ -89,6 +89,35 @@ describe.each(['front', 'back'] as const)('the %s OpenAPI document', (side) => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it("answers each catalogue endpoint's 200 with the envelope around its own data schema", () => {
+    const prefix = side === 'front' ? '/api/' : '/internal/';
+    for (const e of catalogue.filter((x) => x.side === side && x.exposed)) {
+      const item = doc.paths[`${prefix}${e.path}`];
+      for (const op of [item.post, item.get].filter(Boolean)) {
+        const answer = resolve(doc, op.responses['200'].content['application/json'].schema.$ref);
+        expect(answer.required).toEqual(['errorCode', 'errorMsg', 'data']);
+        expect(answer.properties.errorCode).toEqual({ type: 'integer', const: 0 });
+        expect(resolve(doc, answer.properties.data.$ref)).toEqual(JSON.parse(JSON.stringify(e.servedData)));
+      }
+    }
+  });
+
+  it('names its servers and license, and holds no component that nothing uses', () => {
+    expect(doc.servers).toEqual([expect.objectContaining({ url: '/' })]);
+    expect(doc.info.license).toEqual({ name: expect.any(String), identifier: expect.stringMatching(/\S/) });
+    const reached = new Set(refsOf(doc.paths).map(([, ref]) => ref));
+    // Follow references from component to component until nothing new turns up.
+    for (let size = -1; size !== reached.size; ) {
+      size = reached.size;
+      for (const ref of [...reached]) for (const [, inner] of refsOf(resolve(doc, ref))) reached.add(inner);
+    }
+    for (const kind of ['schemas', 'parameters'] as const) {
+      for (const name of Object.keys(doc.components[kind])) expect(reached).toContain(`#/components/${kind}/${name}`);
+    }
+    const schemes = new Set([...(doc.security ?? []), ...operations(doc).flatMap(([, , op]) => op.security ?? [])].flatMap((r: Json) => Object.keys(r)));
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual([...schemes].sort());
+  });
+
   it('has patterns that compile as Unicode regular expressions', () => {
     const patterns = patternsOf(doc);
     expect(patterns.length).toBeGreaterThan(0);
@@ -195,10 +224,28 @@ describe('the front (public) document', () => {
   it('documents connect as the public route validates it, with the mobile transport', () => {
     const connect = doc.paths['/api/user/clientcheckcredentials'].post;
     const schema = resolve(doc, connect.requestBody.content['application/json'].schema.$ref);
-    expect(schema.required).toBeUndefined();
+    // This document is built for insecure-body, the one mode whose identity is the body.
+    expect(schema.required).toEqual(['partnerClientId']);
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['partnerClientId', 'dataConsentCode', 'lang']));
     expect(connect.parameters.map((p: Json) => resolve(doc, p.$ref).name)).toContain('X-Session-Transport');
     expect(resolve(doc, connect.responses['200'].content['application/json'].schema.$ref).properties.session.required).toEqual(['token', 'expiresIn']);
+  });
+
+  it('leaves partnerClientId optional in the modes whose identity is not the body', () => {
+    for (const identityMode of ['jwt', 'header', undefined] as const) {
+      const other = parsed(buildOpenApiDocument('front', identityMode ? { identityMode } : {}));
+      const connect = other.paths['/api/user/clientcheckcredentials'].post;
+      const schema = resolve(other, connect.requestBody.content['application/json'].schema.$ref);
+      expect(`${identityMode}: ${JSON.stringify(schema.required)}`).toBe(`${identityMode}: undefined`);
+      expect(schema.properties.partnerClientId).toBeDefined();
+    }
+  });
+
+  it('never shows the userToken in the connect answer', () => {
+    const answer = resolve(doc, doc.paths['/api/user/clientcheckcredentials'].post.responses['200'].content['application/json'].schema.$ref);
+    const data = resolve(doc, answer.properties.data.$ref);
+    expect(JSON.stringify(data)).not.toContain('userToken');
+    expect(resolve(doc, data.properties.user.$ref).required).toEqual(['partnerClientId', 'email', 'firstName', 'lastName', 'points', 'optIn']);
   });
 
   it('adds the ID token scheme to connect in jwt mode', () => {
