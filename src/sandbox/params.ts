@@ -1,6 +1,6 @@
-import type { FieldSpec } from '../upstream/fields';
 import type { EndpointRule } from './endpoints';
 import { ErrorCode, refuse } from './errors';
+import type { ParamSpec } from './param-specs';
 
 /** A body that passed its endpoint's rules: only known fields, each of the right type. */
 export type Params = Readonly<Record<string, unknown>>;
@@ -12,14 +12,12 @@ function describe(value: unknown): string {
 }
 
 /** Why the value breaks the spec, or `undefined` when it fits. */
-function problemWith(spec: FieldSpec, value: unknown): string | undefined {
+function problemWith(spec: ParamSpec, value: unknown): string | undefined {
   switch (spec.type) {
     case 'string': {
       if (typeof value !== 'string') return `must be a string, not ${describe(value)}`;
-      if (value.length < (spec.minLength ?? 0) || value.length > spec.maxLength) {
-        return `must be ${spec.minLength ?? 0} to ${spec.maxLength} characters long`;
-      }
-      if (spec.pattern && !spec.pattern.test(value)) return 'has an invalid format';
+      if (spec.minLength !== undefined && value.length < spec.minLength) return `must be at least ${spec.minLength} characters long`;
+      if (spec.maxLength !== undefined && value.length > spec.maxLength) return `must be at most ${spec.maxLength} characters long`;
       return undefined;
     }
     case 'integer': {
