@@ -55,9 +55,18 @@ function readSettings(options: SandboxHandlerOptions): VerifierSettings & { back
   const readings: Required<SandboxReadings> = {
     jsonEncoding: options.readings?.jsonEncoding ?? 'any',
     signedHeadersFormat: options.readings?.signedHeadersFormat ?? 'any',
+    emptyBody: options.readings?.emptyBody ?? 'any',
     signatureHeader: options.readings?.signatureHeader ?? 'Authorization',
     reEncodeCheck: options.readings?.reEncodeCheck ?? false,
   };
+  const oneOf = (name: keyof SandboxReadings, allowed: readonly unknown[]): void => {
+    if (!allowed.includes(readings[name])) throw new RangeError(`sandbox: readings.${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
+  };
+  oneOf('jsonEncoding', ['any', 'php', 'standard']);
+  oneOf('signedHeadersFormat', ['any', 'object', 'list']);
+  oneOf('emptyBody', ['any', '{}', '[]']);
+  oneOf('reEncodeCheck', [true, false]);
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(readings.signatureHeader)) throw new RangeError('sandbox: readings.signatureHeader must be an HTTP header name');
   return { partners: [...options.partners], clockSkewSeconds, readings, now: options.now ?? Date.now, backendTokenTtlSeconds };
 }
 
@@ -132,7 +141,8 @@ export function createSandboxHandler(options: SandboxHandlerOptions): SandboxHan
     };
     const send = (status: number, contentType: string, body: string, errorCode: number): void => {
       if (res.destroyed || res.writableEnded) return finish(0, errorCode);
-      res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
+      // The simulator's own clock, so that a client measuring its skew against it sees the one the signatures are checked with.
+      res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), Date: new Date(now()).toUTCString() });
       res.end(body);
       finish(status, errorCode);
     };

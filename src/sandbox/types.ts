@@ -16,6 +16,11 @@ export interface SandboxReadings {
   jsonEncoding?: 'php' | 'standard' | 'any';
   /** `object`: `{"Name":"value"}`; `list`: `["Name: value"]` (a PHP cURL header array). Default `any`. */
   signedHeadersFormat?: 'object' | 'list' | 'any';
+  /**
+   * `{}` or `[]`: a body without parameters must be written so (an upstream that decodes PHP arrays
+   * re-encodes an empty one as `[]`, one that decodes objects as `{}`). Default `any`.
+   */
+  emptyBody?: '{}' | '[]' | 'any';
   /** Header carrying the signature JWT. Default `Authorization`, as `Bearer <jwt>`. */
   signatureHeader?: string;
   /**
@@ -33,7 +38,7 @@ export interface SandboxOptions {
   /** Life of a back-end token from `auth/token`. Default 3600. */
   backendTokenTtlSeconds?: number;
   readings?: SandboxReadings;
-  /** Milliseconds since the epoch; tests inject their own clock. Default `Date.now`. */
+  /** Milliseconds since the epoch; tests inject their own clock. Default `Date.now`. Answers carry it as their `Date` header. */
   now?: () => number;
   /** One line per call; never holds a secret or a token. */
   logger?: (line: string) => void;

@@ -82,6 +82,10 @@ function checkBody(dataBody: string, rawBody: Buffer, readings: Required<Sandbox
   } else if (!Buffer.from(dataBody, 'utf8').equals(rawBody)) {
     mismatch('signature mismatch: data_body differs from the request body');
   }
+  if (readings.emptyBody !== 'any') {
+    const bare = text.trim();
+    if ((bare === '{}' || bare === '[]') && bare !== readings.emptyBody) mismatch(`signature mismatch: a body without parameters must be ${readings.emptyBody}`);
+  }
   if (readings.jsonEncoding !== 'any') {
     const canonical = reEncodeJson(text, readings.jsonEncoding);
     if (canonical !== undefined && canonical !== text) mismatch(`signature mismatch: the body is not ${readings.jsonEncoding} JSON encoding`);

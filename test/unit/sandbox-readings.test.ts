@@ -96,4 +96,45 @@ describe('sandbox: readings of the summary', () => {
       expect((await call('gift/list', { sub, signatureHeader: 'X-Apm-Signature' })).json?.errorCode).toBe(0);
     });
   });
+
+  it('emptyBody {} or [] wants that text for a body without parameters, and refuses the other (9)', async () => {
+    await withSandbox({ emptyBody: '[]' }, async (call) => {
+      expect((await call('partner/getprog', { bodyText: '[]' })).json?.errorCode).toBe(0);
+      const res = await call('partner/getprog', { bodyText: '{}' });
+      expect({ status: res.status, errorCode: res.json?.errorCode, errorMsg: res.json?.errorMsg }).toEqual({ status: 401, errorCode: 9, errorMsg: 'signature mismatch: a body without parameters must be []' });
+      // A body with parameters is not concerned.
+      expect((await call('partner/getprog', { bodyObj: { lang: 'fr' } })).json?.errorCode).toBe(0);
+    });
+    await withSandbox({ emptyBody: '{}' }, async (call) => {
+      expect((await call('partner/getprog', { bodyText: '{}' })).json?.errorCode).toBe(0);
+      expect((await call('partner/getprog', { bodyText: '[]' })).json?.errorCode).toBe(9);
+    });
+    await withSandbox({}, async (call) => {
+      expect((await call('partner/getprog', { bodyText: '{}' })).json?.errorCode).toBe(0);
+      expect((await call('partner/getprog', { bodyText: '[]' })).json?.errorCode).toBe(0);
+    });
+  });
+
+  it('refuses a reading it does not know when it is built', async () => {
+    await expect(startSandbox({ partners: [{ id: partnerId, secret }], readings: { emptyBody: 'null' as '{}' } })).rejects.toThrow(/readings\.emptyBody must be one of/);
+    await expect(startSandbox({ partners: [{ id: partnerId, secret }], readings: { jsonEncoding: 'PHP' as 'php' } })).rejects.toThrow(/readings\.jsonEncoding/);
+    await expect(startSandbox({ partners: [{ id: partnerId, secret }], readings: { signatureHeader: 'X Sig' } })).rejects.toThrow(/signatureHeader/);
+  });
+});
+
+describe('sandbox: its clock', () => {
+  it('answers with its own clock as the Date header, the one iat is checked against', async () => {
+    const ahead = 400_000;
+    const sandbox = await startSandbox({ partners: [{ id: partnerId, secret }], now: () => Date.now() + ahead });
+    try {
+      const call = makeCaller(sandbox.url, { partnerId, secret });
+      const res = await fetch(`${sandbox.url}partner/getprog`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      const skew = Date.parse(res.headers.get('date') ?? '') - Date.now();
+      expect(Math.abs(skew - ahead)).toBeLessThan(5000);
+      // Signed with this machine's clock, 400 s behind the simulator's: stale.
+      expect((await call('partner/getprog')).json?.errorCode).toBe(8);
+    } finally {
+      await sandbox.close();
+    }
+  });
 });
