@@ -76,7 +76,14 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   } else {
     partnerId = `sandbox-${randomBytes(4).toString('hex')}`;
     partnerSecret = randomBytes(32).toString('hex');
-    sandbox = await startSandbox({ partners: [{ id: partnerId, secret: partnerSecret }], port: 0, host: '127.0.0.1' });
+    // Strict in the dialect the APM_* settings name: a signer change that breaks it fails here, in development.
+    const { jsonEncoding, signedHeadersFormat, emptyBody, signatureHeader } = settings.signing;
+    sandbox = await startSandbox({
+      partners: [{ id: partnerId, secret: partnerSecret }],
+      port: 0,
+      host: '127.0.0.1',
+      readings: { jsonEncoding, signedHeadersFormat, emptyBody, signatureHeader },
+    });
     baseUrl = sandbox.url;
     logger.warn(
       { sandboxUrl: baseUrl },

@@ -198,6 +198,7 @@ export function createSandboxHandler(options: SandboxHandlerOptions): SandboxHan
 
   return {
     handler,
+    readings: Object.freeze({ ...settings.readings }),
     get calls() {
       return callLog.calls;
     },

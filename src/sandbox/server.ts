@@ -33,6 +33,7 @@ export async function startSandbox(options: SandboxServerOptions): Promise<Sandb
   return {
     url,
     port,
+    readings: sandbox.readings,
     get calls() {
       return sandbox.calls;
     },

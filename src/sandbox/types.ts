@@ -80,6 +80,8 @@ export interface FaultRule {
 
 /** Programmatic controls shared by the standalone server and the embeddable handler. */
 export interface SandboxControls {
+  /** The readings in force, every default filled in. */
+  readonly readings: Readonly<Required<SandboxReadings>>;
   /** The last 10,000 calls, oldest first. */
   readonly calls: readonly SandboxCall[];
   /** Calls since start or the last `resetCalls`, for one path or all. */

@@ -45,3 +45,33 @@ describe('embedded defaults: no settings at all', () => {
     expect((await fetch(`${running.publicUrl}/metrics`)).status).toBe(404);
   });
 });
+
+describe('embedded defaults: the sandbox is as strict as the APM_* dialect', () => {
+  const dialects: Array<Record<string, string>> = [
+    {},
+    { APM_JSON_ENCODING: 'standard', APM_SIGNED_HEADERS_FORMAT: 'list', APM_EMPTY_BODY: '[]', APM_SIGNATURE_HEADER: 'X-Apm-Signature' },
+    { APM_JSON_ENCODING: 'php', APM_SIGNED_HEADERS_FORMAT: 'list', APM_EMPTY_BODY: '{}', APM_SIGNATURE_HEADER: 'Authorization' },
+  ];
+
+  it.each(dialects)('follows %j, and the service works in it end to end', async (dialect) => {
+    const app = await createApp(loadSettings({ COOKIE_SECURE: 'false', LOG_LEVEL: 'silent', ...dialect }));
+    const running = await listenService(app, { port: 0, internalPort: 0, host: '127.0.0.1' });
+    try {
+      expect(app.sandbox?.readings).toEqual({
+        jsonEncoding: dialect.APM_JSON_ENCODING ?? 'php',
+        signedHeadersFormat: dialect.APM_SIGNED_HEADERS_FORMAT ?? 'object',
+        emptyBody: dialect.APM_EMPTY_BODY ?? '{}',
+        signatureHeader: dialect.APM_SIGNATURE_HEADER ?? 'Authorization',
+        reEncodeCheck: false,
+      });
+      const api = new ApiClient(running.publicUrl);
+      // A slash and accents, where the two encodings differ; then a call without parameters.
+      expect((await api.connect('client/é-1', { firstName: 'Zoé', lastName: 'Brontë' })).status).toBe(200);
+      expect((await api.get('/api/gift/list?lang=fr')).status).toBe(200);
+      expect((await api.post('/api/user/logout')).status).toBe(200);
+      expect(app.sandbox!.calls.map((c) => c.errorCode)).toEqual([0, 0, 0]);
+    } finally {
+      await running.stop(1000);
+    }
+  });
+});
