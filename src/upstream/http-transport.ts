@@ -36,6 +36,8 @@ export interface HttpTransportOptions {
 export interface HttpAnswerText {
   readonly status: number;
   readonly text: string;
+  /** The answer's `Date` header, the upstream's clock (the go-live check measures the skew with it). */
+  readonly date?: string;
 }
 
 export interface HttpTransport {
@@ -183,7 +185,8 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         data: body,
         exactHeaders: new ExactHeaders({ ...headers, ...FIXED_HEADERS }),
       } as ExchangeConfig);
-      return { status: res.status, text: res.data };
+      const date: unknown = res.headers['date'];
+      return typeof date === 'string' ? { status: res.status, text: res.data, date } : { status: res.status, text: res.data };
     } catch (err) {
       throw transportError(err);
     }

@@ -41,6 +41,8 @@ export interface PrivateRedisOptions {
    * a restart comes back empty.
    */
   readonly persist?: boolean;
+  /** More `redis-server` options, e.g. `['--maxmemory-policy', 'allkeys-lru']`. */
+  readonly args?: readonly string[];
 }
 
 /** Whether `redis-server` can be started here. */
@@ -74,7 +76,7 @@ export async function startRedisServer(options: PrivateRedisOptions = {}): Promi
 
   async function start(): Promise<void> {
     if (child && child.exitCode === null && child.signalCode === null) throw new Error('redis-server is already running');
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...persistence], { stdio: 'ignore' });
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...persistence, ...(options.args ?? [])], { stdio: 'ignore' });
     child = proc;
     frozen = false;
     const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`redis-server on port ${port} exited at start (code ${String(code)})`))));

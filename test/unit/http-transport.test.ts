@@ -42,11 +42,11 @@ describe('http transport', () => {
     let seen: { url?: string; method?: string; headers?: http.IncomingHttpHeaders; body?: string } = {};
     handler = (req, res, body) => {
       seen = { url: req.url, method: req.method, headers: req.headers, body };
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"errorCode":0,"errorMsg":"ok"}');
+      res.writeHead(200, { 'Content-Type': 'application/json', Date: 'Tue, 01 Dec 2026 10:00:00 GMT' }).end('{"errorCode":0,"errorMsg":"ok"}');
     };
     const body = '{"lang":"fr","url":"https:\\/\\/x"}';
     const answer = await transport.post('partner/getprog', body, { 'Content-Type': 'application/json', 'X-Request-Id': 'r-1' });
-    expect(answer).toEqual({ status: 200, text: '{"errorCode":0,"errorMsg":"ok"}' });
+    expect(answer).toEqual({ status: 200, text: '{"errorCode":0,"errorMsg":"ok"}', date: 'Tue, 01 Dec 2026 10:00:00 GMT' });
     expect(seen.url).toBe('/2.0/partner/getprog');
     expect(seen.method).toBe('POST');
     expect(seen.body).toBe(body);
@@ -58,6 +58,8 @@ describe('http transport', () => {
     const ports = new Set<number>();
     handler = (req, res) => {
       ports.add(req.socket.remotePort ?? 0);
+      // No Date header: the answer then has none either.
+      res.sendDate = false;
       res.writeHead(503).end('down');
     };
     for (let i = 0; i < 3; i++) expect(await transport.post('a', '{}', {})).toEqual({ status: 503, text: 'down' });
