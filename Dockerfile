@@ -47,6 +47,9 @@ EXPOSE 3000 9091
 # 30 s interval the first check comes long after the listeners are up.)
 HEALTHCHECK --interval=30s --timeout=3s --retries=3 \
   CMD ["node", "-e", "require('http').get('http://127.0.0.1:'+(process.env.INTERNAL_PORT||9091)+'/healthz',{timeout:2000},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
+# The go-live check ships in the same image, run with the deployment's own
+# settings (README "Going live"):
+#   docker run --rm --env-file production.env miles-bff:0.1.0 node dist/doctor.js
 # What `npm start` runs once its prestart build is done; node directly (not
 # npm) so that SIGTERM reaches the process and its graceful shutdown.
 CMD ["node", "dist/server.js"]

@@ -231,6 +231,18 @@ describe('Dockerfile', () => {
     for (const name of secretNames) expect([name, code.includes(name)]).toEqual([name, false]);
   });
 
+  it('ships the go-live check: what `npm run doctor` runs, from the dist/ it copies, documented beside the command', () => {
+    expect(buildError).toBeUndefined();
+    const argv = words(pkg.scripts.doctor ?? '');
+    expect(argv).toEqual(['node', 'dist/doctor.js']);
+    const fromBuild = copies(final).filter((c) => c.from === stages[0]?.name).flatMap((c) => c.sources.map((s) => posix.basename(s)));
+    expect(fromBuild).toContain('dist');
+    expect(existsSync(join(ROOT, argv[1]!))).toBe(true);
+    // The script's own build step is the build stage's; nothing else is needed at run time.
+    expect(pkg.scripts.predoctor).toBe('npm run build');
+    expect(dockerfile).toContain(`node ${argv[1]}`);
+  });
+
   it('starts with exactly what `npm start` runs after its build', () => {
     const cmds = all(final, 'CMD');
     expect(cmds).toHaveLength(1);
