@@ -16,6 +16,7 @@ import { ensureBuilt, ROOT } from '../helpers/build';
 import { freePort } from '../helpers/global-setup';
 import { dropPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis';
 import { startRedisServer } from '../helpers/redis-server';
+import { startLocalTlsRedis, type LocalTlsRedis } from '../helpers/redis-topologies';
 
 const partner = { id: 'doctor-partner', secret: 'doctor-secret-0123456789abcdef0123' };
 const prefixes: string[] = [];
@@ -210,6 +211,29 @@ describe('doctor: Redis eviction policy', () => {
     } finally {
       await redis.close();
     }
+  });
+});
+
+describe('doctor: Redis over TLS, as set', () => {
+  let redis: LocalTlsRedis;
+  beforeAll(async () => {
+    redis = await startLocalTlsRedis();
+  }, 60_000);
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('connects with the CA and password of the settings', async () => {
+    const report = await withSandbox({}, (sandbox) => runDoctor(envFor(sandbox.url, { REDIS_URL: redis.url, REDIS_TLS_CA_FILE: redis.caFile, REDIS_PASSWORD: redis.password }), options));
+    expect(check(report, 'redis')).toMatchObject({ status: 'pass', summary: expect.stringMatching(/^standalone rediss:\/\/127\.0\.0\.1:\d+\/0, TLS on \(CA from REDIS_TLS_CA_FILE\), PING/) });
+  });
+
+  it('fails on a certificate from another CA, and on a wrong password, saying which', async () => {
+    const otherCa = await withSandbox({}, (sandbox) => runDoctor(envFor(sandbox.url, { REDIS_URL: redis.url, REDIS_TLS_CA_FILE: redis.otherCaFile, REDIS_PASSWORD: redis.password }), options));
+    expect(check(otherCa, 'redis')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/TLS on .*certificate/i) });
+    expect(otherCa.exitCode).toBe(1);
+    const wrongPassword = await withSandbox({}, (sandbox) => runDoctor(envFor(sandbox.url, { REDIS_URL: redis.url, REDIS_TLS_CA_FILE: redis.caFile, REDIS_PASSWORD: 'not-the-password' }), options));
+    expect(check(wrongPassword, 'redis')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/WRONGPASS|invalid username-password/i) });
   });
 });
 
