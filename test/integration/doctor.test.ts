@@ -178,6 +178,13 @@ describe('doctor: each failure with its own message and a non-zero exit', () => 
     expect(check(report, 'dialect').status).toBe('pass');
   });
 
+  it('Redis unreachable in its REDIS_MODE: no sentinel answers', async () => {
+    const port = await freePort();
+    const report = await withSandbox({}, (sandbox) => runDoctor(envFor(sandbox.url, { REDIS_URL: '', REDIS_MODE: 'sentinel', REDIS_SENTINELS: `127.0.0.1:${port}` }), options));
+    expect(report.exitCode).toBe(1);
+    expect(check(report, 'redis')).toMatchObject({ status: 'fail', summary: `cannot connect to sentinel mymaster via 127.0.0.1:${port} (sentinel, TLS off): ERR_REDIS_NOT_CONNECTED: no sentinel of 127.0.0.1:${port} answers with a master named mymaster` });
+  });
+
   it('a clock that leaves the upstream accepting but is not synchronised (90 s)', async () => {
     const report = await withSandbox({ now: () => Date.now() + 90_000 }, (sandbox) => runDoctor(envFor(sandbox.url), options));
     expect(report.exitCode).toBe(1);
