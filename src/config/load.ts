@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { settingsTable, type SettingDefinition } from './settings-table';
+import { overlyBroadTrust, readTrustProxy } from './trust-proxy';
 import type { RedisConnectionSettings, RedisEndpoint, RedisMode, RedisTopology, Settings } from './settings';
 
 /** Start-up refused: one line per problem, each naming the setting. */
@@ -174,8 +175,18 @@ export function loadSettings(env: Environment = process.env): Settings {
     const hs = get<string | undefined>('IDENTITY_JWT_SECRET');
     if (hs) need(hs.length >= 32, 'IDENTITY_JWT_SECRET: shorter than 32 characters.');
   }
+  const trustProxy = readTrustProxy(get<string>('TRUST_PROXY') ?? 'false');
+  problems.push(...trustProxy.problems);
   if (identityMode === 'header') {
-    need(get<string>('TRUST_PROXY') !== 'false', 'IDENTITY_MODE=header: needs TRUST_PROXY naming the ingress, or anyone could send the identity headers.');
+    // The identity headers are believed from whatever TRUST_PROXY trusts: anything but the
+    // ingress' own addresses would let a direct caller connect as anyone.
+    if (trustProxy.value === false) {
+      problems.push('IDENTITY_MODE=header: needs TRUST_PROXY naming the ingress, or anyone could send the identity headers.');
+    }
+    const reasons = trustProxy.value === false ? [] : overlyBroadTrust(trustProxy.value);
+    if (reasons.length > 0) {
+      problems.push(`TRUST_PROXY: with IDENTITY_MODE=header it must list the ingress' addresses or CIDRs (e.g. 10.244.0.0/16), and ${reasons.join('; ')}: any direct caller could send the identity headers.`);
+    }
   }
 
   const allowedOrigins = (get<string[]>('ALLOWED_ORIGINS') ?? []).map((o) => {
@@ -254,7 +265,7 @@ export function loadSettings(env: Environment = process.env): Settings {
       headerUser: get<string>('IDENTITY_HEADER_USER').toLowerCase(),
       headerEmail: get<string>('IDENTITY_HEADER_EMAIL').toLowerCase(),
     },
-    trustProxy: parseTrustProxy(get<string>('TRUST_PROXY')),
+    trustProxy: trustProxy.value,
     allowedOrigins,
     browserActions: get<string[]>('BROWSER_ACTIONS'),
     cache: {
@@ -393,13 +404,4 @@ function readRedisConnection(get: <T extends RawValue>(name: string) => T, probl
     password: passwordSetting ?? urlPassword,
     tls: tls ? { ca } : undefined,
   };
-}
-
-/** Express' `trust proxy` value: boolean, hop count, or address list. */
-function parseTrustProxy(value: string): boolean | number | string[] {
-  const v = value.trim().toLowerCase();
-  if (v === 'true') return true;
-  if (v === 'false' || v === '') return false;
-  if (/^\d+$/.test(v)) return Number(v);
-  return v.split(',').map((s) => s.trim()).filter(Boolean);
 }

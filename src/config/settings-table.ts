@@ -99,7 +99,7 @@ export const settingsTable: readonly SettingDefinition[] = [
   { name: 'IDENTITY_HEADER_EMAIL', kind: str, default: 'x-auth-request-email', group: 'identity', description: '`header` mode: header holding the e-mail.' },
 
   // browser
-  { name: 'TRUST_PROXY', kind: str, default: 'false', group: 'browser', description: 'Which peers are trusted proxies (Express `trust proxy`: `false`, `true`, a hop count, or a comma list of addresses/CIDRs such as `loopback,10.0.0.0/8`). Client IPs, protocol and identity headers are taken only from them.' },
+  { name: 'TRUST_PROXY', kind: str, default: 'false', group: 'browser', description: "Which peers are trusted proxies (Express `trust proxy`): the ingress' addresses or CIDRs as a comma list (e.g. `10.244.0.0/16`; the names `loopback`, `linklocal`, `uniquelocal` too). Client IPs, protocol and identity headers are taken only from them. `true` or a hop count trusts whatever peer connects, so a direct caller can choose its client IP (a warning is logged); with `IDENTITY_MODE=header` they are refused at start-up, as is a range wider than /8 (IPv4) or /7 (IPv6) or ranges covering every address." },
   { name: 'ALLOWED_ORIGINS', kind: list, default: '', group: 'browser', description: 'Comma list of other origins (scheme://host[:port]) allowed to call `/api` with credentials.' },
   { name: 'BROWSER_ACTIONS', kind: list, default: '*', group: 'browser', description: 'Actions a browser may store with `generosity/store` (`*`: all); others are 403 and belong to `buffer/store`.' },
 

@@ -1,4 +1,5 @@
 /** The typed settings the rest of the service reads; built once by `loadSettings`. */
+import type { TrustProxy } from './trust-proxy';
 
 export type UpstreamTarget =
   | { readonly kind: 'remote'; readonly baseUrl: string; readonly partnerId: string; readonly partnerSecret: string }
@@ -99,7 +100,7 @@ export interface Settings {
     readonly headerUser: string;
     readonly headerEmail: string;
   };
-  readonly trustProxy: boolean | number | readonly string[];
+  readonly trustProxy: TrustProxy;
   readonly allowedOrigins: readonly string[];
   readonly browserActions: readonly string[];
   readonly cache: {

@@ -95,10 +95,10 @@ function limiterLogger(logger: Logger, limit: LimitName): LimiterLogger {
  * or holds a request: the command times out (REDIS_COMMAND_TIMEOUT_MS), the
  * limit lets the request through and logs (fail open).
  *
- * Client IPs come from Express' `trust proxy` (TRUST_PROXY). Its `true`
- * value trusts any `X-Forwarded-For` and lets a client pick its own IP: we
- * warn once here, naming the setting, instead of the library warning per
- * limit.
+ * Client IPs come from Express' `trust proxy` (TRUST_PROXY). `true` or a
+ * hop count trusts the `X-Forwarded-For` of any peer and lets a direct
+ * caller pick its own IP: we warn once here, naming the setting, instead of
+ * the library warning per limit.
  *
  * @example
  * const rateLimits = createRateLimits({ settings, store, sessions, metrics, logger });
@@ -110,8 +110,10 @@ export function createRateLimits(options: RateLimitsOptions): RateLimits {
   if (!s.enabled) {
     return { perIp: passThrough, connect: passThrough, mutation: passThrough };
   }
-  if (settings.trustProxy === true) {
-    logger.warn('TRUST_PROXY=true trusts every X-Forwarded-For: a client can choose the IP its rate limits count against. Name the ingress instead (a hop count or its addresses).');
+  if (settings.trustProxy === true || typeof settings.trustProxy === 'number') {
+    logger.warn(
+      `TRUST_PROXY=${String(settings.trustProxy)} trusts whatever peer connects: a client reaching the port directly can choose the IP its rate limits count against. Name the ingress by its addresses or CIDRs instead.`,
+    );
   }
   const windowMs = s.windowSeconds * 1000;
   // The store's own sendCommand: routed by key in a cluster (the script is loaded on each master it meets).

@@ -12,7 +12,7 @@ const LIVE = {
   APM_PARTNER_SECRET: 'secret-secret-secret',
   SESSION_SECRET: 'a'.repeat(32),
   IDENTITY_MODE: 'header',
-  TRUST_PROXY: '1',
+  TRUST_PROXY: '10.244.0.0/16',
 };
 
 function problemsOf(env: Record<string, string | undefined>): readonly string[] {

@@ -12,7 +12,7 @@ const LIVE = {
   REDIS_URL: 'redis://redis:6379',
   SESSION_SECRET: 'a'.repeat(32),
   IDENTITY_MODE: 'header',
-  TRUST_PROXY: '1',
+  TRUST_PROXY: '10.244.0.0/16',
 };
 
 function problemsOf(env: Record<string, string | undefined>): readonly string[] {
@@ -103,6 +103,43 @@ describe('settings', () => {
     expect(problemsOf({ ALLOWED_ORIGINS: 'https://a.example/path' })[0]).toMatch(/^ALLOWED_ORIGINS:/);
     expect(problemsOf({ IDENTITY_MODE: 'jwt' }).map((p) => p.split(':')[0])).toEqual(['IDENTITY_MODE=jwt', 'IDENTITY_JWT_ISSUER', 'IDENTITY_JWT_AUDIENCE']);
     expect(problemsOf({ IDENTITY_MODE: 'header' })[0]).toMatch(/^IDENTITY_MODE=header: needs TRUST_PROXY/);
+  });
+
+  describe('TRUST_PROXY with IDENTITY_MODE=header (identity headers are believed from the peers it trusts)', () => {
+    it.each([
+      ['true', /`true` trusts every peer/],
+      ['1', /hop count 1/],
+      ['2', /hop count 2/],
+      ['0.0.0.0/1,128.0.0.0/1', /cover every IPv4 address/],
+      ['::/1,8000::/1', /cover every IPv6 address/],
+      ['::ffff:0:0/96', /wider than \/8 \(IPv4\)/],
+      ['10.0.0.0/8,0.0.0.0/4', /"0.0.0.0\/4" is wider than \/8/],
+      ['2000::/3', /wider than \/7 \(IPv6\)/],
+    ])('refuses %s at start-up, in production and out of it', (value, reason) => {
+      for (const env of [LIVE, { IDENTITY_MODE: 'header' }]) {
+        const problems = problemsOf({ ...env, TRUST_PROXY: value });
+        expect(problems).toEqual([expect.stringMatching(/^TRUST_PROXY: with IDENTITY_MODE=header it must list the ingress' addresses or CIDRs/)]);
+        expect(problems[0]).toMatch(reason);
+      }
+    });
+
+    it.each(['10.244.0.0/16', '10.0.0.0/8', '10.1.2.3, 10.1.2.4', 'loopback', 'uniquelocal', '192.168.0.0/255.255.0.0', 'fd00:10:244::/56', '130.211.0.0/22,35.191.0.0/16'])(
+      'accepts the ingress named by address or CIDR: %s',
+      (value) => {
+        expect(problemsOf({ ...LIVE, TRUST_PROXY: value })).toEqual([]);
+      },
+    );
+
+    it('leaves the other identity modes their hop count or true (client IP and scheme only)', () => {
+      expect(loadSettings({ ...LIVE, IDENTITY_MODE: 'jwt', IDENTITY_JWT_SECRET: 'j'.repeat(32), IDENTITY_JWT_ISSUER: 'i', IDENTITY_JWT_AUDIENCE: 'a', TRUST_PROXY: '1' }).trustProxy).toBe(1);
+      expect(loadSettings({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    });
+
+    it('refuses, in every mode, an entry Express could not compile, naming the setting', () => {
+      expect(problemsOf({ TRUST_PROXY: '10.0.0.0/33' })).toEqual(['TRUST_PROXY: "10.0.0.0/33" has an invalid range.']);
+      expect(problemsOf({ TRUST_PROXY: 'ingress.local' })).toEqual(['TRUST_PROXY: "ingress.local" is not an address, a CIDR or one of loopback, linklocal, uniquelocal.']);
+      expect(problemsOf({ TRUST_PROXY: '0.0.0.0/0' })).toEqual(['TRUST_PROXY: "0.0.0.0/0" has an invalid range.']);
+    });
   });
 
   it('documents every setting with a group and a description', () => {
