@@ -1,8 +1,11 @@
 import type { Request, RequestHandler } from 'express';
 import { Forbidden } from '../errors';
+import { bearerCredentialOf } from '../session/bearer-credential';
 
 export interface BrowserGuardOptions {
   readonly allowedOrigins: readonly string[];
+  /** The route (`res.locals.route`) where an ID token authenticates the connect: `IDENTITY_MODE=jwt` only. */
+  readonly idTokenRoute?: string | undefined;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -19,14 +22,17 @@ function ownOrigin(req: Request): string | undefined {
  * CORS for the allowed origins only, and the ambient-credential defences of
  * the contract: a cookie-carried request from a foreign origin is refused, and
  * a state-changing one must carry `X-CSRF: 1` (a header no cross-site form or
- * simple request can add). Bearer-authenticated requests carry no ambient
- * credential, so neither rule applies to them.
+ * simple request can add). A request that a bearer credential will authenticate
+ * instead of the cookie (`bearerCredentialOf`, the rule the session loaders
+ * follow too) carries no ambient credential, so neither rule applies to it;
+ * any other `Authorization` (one a browser adds by itself) changes nothing.
  */
 export function browserGuard(options: BrowserGuardOptions): RequestHandler {
   const allowed = new Set(options.allowedOrigins);
   return (req, res, next) => {
     const origin = req.headers.origin;
-    const bearer = typeof req.headers.authorization === 'string';
+    const idTokenConnect = options.idTokenRoute !== undefined && res.locals.route === options.idTokenRoute;
+    const bearer = bearerCredentialOf(req, idTokenConnect) !== undefined;
     const isAllowedCrossOrigin = typeof origin === 'string' && allowed.has(origin);
 
     if (isAllowedCrossOrigin) {

@@ -49,7 +49,8 @@ export interface PublicApiDeps {
  */
 export function publicApi(deps: PublicApiDeps): RequestHandler {
   const { settings, sessions, client, identity } = deps;
-  const guard = browserGuard({ allowedOrigins: settings.allowedOrigins });
+  const connectRoute = `/api/${frontEndpoints.find((e) => e.sessionEffect === 'connect')!.path}`;
+  const guard = browserGuard({ allowedOrigins: settings.allowedOrigins, idTokenRoute: settings.identity.mode === 'jwt' ? connectRoute : undefined });
   const body = jsonBody();
   const limits = deps.rateLimits ?? { perIp: passThrough, connect: passThrough, mutation: passThrough };
   const browserActions = new Set(settings.browserActions);

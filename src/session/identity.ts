@@ -3,6 +3,7 @@ import { createRemoteJWKSet, importSPKI, jwtVerify, type JWTVerifyGetKey, type K
 import { createSecretKey } from 'node:crypto';
 import type { Settings } from '../config/settings';
 import { BadRequest, Unauthenticated } from '../errors';
+import { bearerCredentialOf } from './bearer-credential';
 
 /** Who is connecting, as established by the identity source, never by the browser. */
 export interface Identity {
@@ -28,14 +29,6 @@ function compact(identity: { partnerClientId: string; email?: string | undefined
   if (identity.firstName) out.firstName = identity.firstName;
   if (identity.lastName) out.lastName = identity.lastName;
   return out;
-}
-
-/** The bearer credential of the request, when it is not one of our own session tokens. */
-export function bearerOf(req: Request): string | undefined {
-  const h = req.headers.authorization;
-  if (typeof h !== 'string') return undefined;
-  const m = /^Bearer\s+(\S+)$/i.exec(h);
-  return m ? m[1] : undefined;
 }
 
 function jwtSource(settings: Settings['identity']): IdentitySource {
@@ -65,7 +58,8 @@ function jwtSource(settings: Settings['identity']): IdentitySource {
   return {
     mode: 'jwt',
     async resolve(req) {
-      const token = bearerOf(req);
+      const credential = bearerCredentialOf(req, true);
+      const token = credential?.kind === 'id-token' ? credential.token : undefined;
       if (!token) throw new Unauthenticated('Connecting needs the partner ID token in Authorization: Bearer.');
       try {
         const resolved = key instanceof Promise ? await key : key;

@@ -8,6 +8,7 @@ import type { Settings } from '../config/settings';
 import type { Metrics } from '../observability/metrics';
 import type { KeyValueStore } from '../redis/key-value-store';
 import type { Identity } from './identity';
+import { bearerCredentialOf, SESSION_TOKEN_PREFIX } from './bearer-credential';
 import { createTokenCipher, deriveTokenKey, type TokenCipher } from './token-cipher';
 
 export type SessionUser = Identity;
@@ -83,8 +84,6 @@ export function cookieValue(header: string, name: string): string | undefined {
   return undefined;
 }
 
-/** Bearer tokens of the mobile transport carry this prefix, so ID tokens are never mistaken for them. */
-export const SESSION_TOKEN_PREFIX = 'mbs.';
 
 /**
  * connect-redis speaks to a node-redis-like client; this adapter gives it our
@@ -236,11 +235,11 @@ export function createSessions(options: SessionsOptions): Sessions {
    * answer then carries no session cookie.
    */
   function bearerTokenOf(req: Request, res: Response): string | undefined {
-    const auth = req.headers.authorization;
-    if (typeof auth !== 'string' || !auth.startsWith(`Bearer ${SESSION_TOKEN_PREFIX}`)) return undefined;
+    const credential = bearerCredentialOf(req, false);
+    if (credential?.kind !== 'session-token') return undefined;
     res.locals.sessionTransport = 'token';
     suppressCookie(res);
-    return auth.slice(7 + SESSION_TOKEN_PREFIX.length).trim();
+    return credential.signedId;
   }
 
   /**

@@ -25,7 +25,12 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<Browser> {
+export interface LaunchOptions {
+  /** Credentials the browser answers an HTTP authentication challenge with, as a user would type them. */
+  readonly httpCredentials?: { readonly username: string; readonly password: string; readonly origin?: string };
+}
+
+export async function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
   const profileDir = mkdtempSync(join(tmpdir(), 'miles-bff-chromium-'));
   let context: BrowserContext;
   try {
@@ -35,6 +40,7 @@ export async function launchChromium(): Promise<Browser> {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
       timeout: BROWSER_TIMEOUT_MS,
       viewport: { width: 1280, height: 900 },
+      ...(options.httpCredentials ? { httpCredentials: { ...options.httpCredentials } } : {}),
     });
   } catch (err) {
     rmSync(profileDir, { recursive: true, force: true });
