@@ -1,9 +1,12 @@
 import type { Request } from 'express';
-import { createRemoteJWKSet, importSPKI, jwtVerify, type JWTVerifyGetKey, type KeyObject } from 'jose';
+import { createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTVerifyGetKey, type KeyObject } from 'jose';
 import { createSecretKey } from 'node:crypto';
 import type { Settings } from '../config/settings';
 import { BadRequest, Unauthenticated } from '../errors';
+import { conformsTo, fields } from '../upstream/fields';
 import { bearerCredentialOf } from './bearer-credential';
+
+const { JWTClaimValidationFailed } = joseErrors;
 
 /** Who is connecting, as established by the identity source, never by the browser. */
 export interface Identity {
@@ -23,11 +26,24 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-function compact(identity: { partnerClientId: string; email?: string | undefined; firstName?: string | undefined; lastName?: string | undefined }): Identity {
-  const out: { -readonly [K in keyof Identity]: Identity[K] } = { partnerClientId: identity.partnerClientId };
-  if (identity.email) out.email = identity.email;
-  if (identity.firstName) out.firstName = identity.firstName;
-  if (identity.lastName) out.lastName = identity.lastName;
+const validPartnerClientId = conformsTo(fields.partnerClientId);
+const profileRules = { email: conformsTo(fields.email), firstName: conformsTo(fields.name), lastName: conformsTo(fields.name) } as const;
+
+/**
+ * The identity as it may reach the upstream: the id must pass the catalogue's own rule for
+ * `partnerClientId` (bounded, no control characters) whatever source asserted it, else `refuse`
+ * is thrown; a profile field that fails its rule is left out rather than sent.
+ */
+function checkedIdentity(
+  claimed: { partnerClientId: string | undefined; email?: string | undefined; firstName?: string | undefined; lastName?: string | undefined },
+  refuse: () => Error,
+): Identity {
+  if (!validPartnerClientId(claimed.partnerClientId)) throw refuse();
+  const out: { -readonly [K in keyof Identity]: Identity[K] } = { partnerClientId: claimed.partnerClientId! };
+  for (const field of ['email', 'firstName', 'lastName'] as const) {
+    const value = claimed[field];
+    if (value && profileRules[field](value)) out[field] = value;
+  }
   return out;
 }
 
@@ -74,11 +90,16 @@ function jwtSource(settings: Settings['identity']): IdentitySource {
           typeof resolved === 'function'
             ? await jwtVerify(token, resolved, verifyOptions)
             : await jwtVerify(token, resolved, verifyOptions);
-        const sub = str(payload.sub);
-        if (!sub || sub.length > 128) throw new Error('sub missing or too long');
-        return compact({ partnerClientId: sub, email: str(payload.email), firstName: str(payload.given_name), lastName: str(payload.family_name) });
+        // jose checks `iat` only against a maximum age: a token issued in the future is refused here.
+        if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + settings.clockToleranceSeconds) {
+          throw new JWTClaimValidationFailed('"iat" claim timestamp check failed (issued in the future)', payload, 'iat', 'check_failed');
+        }
+        return checkedIdentity(
+          { partnerClientId: str(payload.sub), email: str(payload.email), firstName: str(payload.given_name), lastName: str(payload.family_name) },
+          () => new JWTClaimValidationFailed('"sub" claim is not a valid partnerClientId (1-128 characters, no control characters)', payload, 'sub', 'check_failed'),
+        );
       } catch (cause) {
-        throw new Unauthenticated('The ID token was refused (signature, issuer, audience or expiry).', { cause });
+        throw new Unauthenticated('The ID token was refused (signature, issuer, audience, lifetime or identity).', { cause });
       }
     },
   };
@@ -92,8 +113,11 @@ function headerSource(settings: Settings['identity']): IdentitySource {
       const trust = req.app.get('trust proxy fn') as (addr: string | undefined, i: number) => boolean;
       if (!trust(req.socket.remoteAddress, 0)) throw new Unauthenticated('Identity headers are only honoured from the trusted ingress.');
       const user = str(req.headers[settings.headerUser]);
-      if (!user || user.length > 128) throw new Unauthenticated(`No identity: header ${settings.headerUser} is missing.`);
-      return compact({ partnerClientId: user, email: str(req.headers[settings.headerEmail]) });
+      if (!user) throw new Unauthenticated(`No identity: header ${settings.headerUser} is missing.`);
+      return checkedIdentity(
+        { partnerClientId: user, email: str(req.headers[settings.headerEmail]) },
+        () => new Unauthenticated(`No identity: header ${settings.headerUser} is not a valid partnerClientId (1-128 characters, no control characters).`),
+      );
     },
   };
 }
@@ -102,9 +126,10 @@ function insecureBodySource(): IdentitySource {
   return {
     mode: 'insecure-body',
     async resolve(_req, body) {
-      const pcid = str(body.partnerClientId);
-      if (!pcid) throw new BadRequest('partnerClientId is required (IDENTITY_MODE=insecure-body).');
-      return compact({ partnerClientId: pcid, email: str(body.email), firstName: str(body.firstName), lastName: str(body.lastName) });
+      return checkedIdentity(
+        { partnerClientId: str(body.partnerClientId), email: str(body.email), firstName: str(body.firstName), lastName: str(body.lastName) },
+        () => new BadRequest('partnerClientId is required (IDENTITY_MODE=insecure-body).'),
+      );
     },
   };
 }

@@ -69,6 +69,15 @@ function zodFor(spec: FieldSpec): z.ZodType {
   }
 }
 
+/**
+ * Whether `value` satisfies `spec`: for values that reach the upstream without passing a request
+ * schema (an identity taken from an ID token or an ingress header).
+ */
+export function conformsTo(spec: FieldSpec): (value: unknown) => boolean {
+  const schema = zodFor(spec);
+  return (value) => schema.safeParse(value).success;
+}
+
 /** A strict object schema: unknown keys are refused, never silently dropped. */
 export function zodObjectFor(set: FieldSet): z.ZodType<Record<string, unknown>> {
   const shape: Record<string, z.ZodType> = {};
