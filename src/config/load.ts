@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { settingsTable, type SettingDefinition } from './settings-table';
+import { conformsTo, fields } from '../upstream/fields';
 import { overlyBroadTrust, readTrustProxy } from './trust-proxy';
 import type { RedisConnectionSettings, RedisEndpoint, RedisMode, RedisTopology, Settings } from './settings';
 
@@ -14,6 +15,9 @@ export class SettingsError extends Error {
 
 export type RawValue = string | number | boolean | string[] | undefined;
 export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** A language as a request's `lang` may name it. */
+const isLanguageTag = conformsTo(fields.lang);
 
 const TRUE = new Set(['true', '1', 'yes', 'on']);
 const FALSE = new Set(['false', '0', 'no', 'off']);
@@ -207,6 +211,12 @@ export function loadSettings(env: Environment = process.env): Settings {
     return { id, key };
   });
 
+  const programLanguages = get<string[]>('PROGRAM_LANGUAGES') ?? [];
+  need(programLanguages.length > 0, 'PROGRAM_LANGUAGES: name at least one language (e.g. fr,en).');
+  for (const lang of programLanguages) {
+    need(isLanguageTag(lang), `PROGRAM_LANGUAGES: "${lang}" is not a language tag (e.g. fr, en, pt-BR).`);
+  }
+
   const port = get<number>('PORT');
   const internalPort = get<number>('INTERNAL_PORT');
   need(port !== internalPort, 'INTERNAL_PORT: must differ from PORT.');
@@ -268,6 +278,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     trustProxy: trustProxy.value,
     allowedOrigins,
     browserActions: get<string[]>('BROWSER_ACTIONS'),
+    programLanguages,
     cache: {
       programTtlSeconds: get<number>('CACHE_TTL_GETPROG_SECONDS'),
       adsTtlSeconds: get<number>('CACHE_TTL_ADS_SECONDS'),

@@ -110,6 +110,8 @@ export const settingsTable: readonly SettingDefinition[] = [
   { name: 'CACHE_LOCAL_MS', kind: int(0, 10_000), default: '1000', group: 'cache', description: 'How long a replica reuses a fresh cached answer it read from Redis before reading it again: a hit without a Redis round trip. A purge on another replica reaches this one within this time. 0: every hit reads Redis.' },
   { name: 'CACHE_STALE_SECONDS', kind: int(0, 604_800), default: '3600', group: 'cache', description: 'How long past freshness a cached answer may still be served while refreshing or while the upstream fails.' },
 
+  { name: 'PROGRAM_LANGUAGES', kind: list, default: 'fr,en', group: 'cache', description: "Languages of the program's content that `lang` may ask for (comma list). A `lang` is matched without regard to case (`FR` is `fr`) and a regional tag falls back to its language (`fr-CA` is `fr`); any other language is left out of the upstream call, so it is answered in the upstream's default language from the entry without `lang`: it never makes a cache entry or an upstream call of its own." },
+
   // rate limits
   { name: 'RATE_LIMIT_ENABLED', kind: bool, default: 'true', group: 'rate-limit', description: 'Rate limits on `/api`.' },
   { name: 'RATE_LIMIT_WINDOW_SECONDS', kind: int(1, 86_400), default: '60', group: 'rate-limit', description: 'Window of every limit.' },

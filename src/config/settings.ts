@@ -103,6 +103,8 @@ export interface Settings {
   readonly trustProxy: TrustProxy;
   readonly allowedOrigins: readonly string[];
   readonly browserActions: readonly string[];
+  /** `PROGRAM_LANGUAGES`: the `lang` values forwarded (and cached), as configured. */
+  readonly programLanguages: readonly string[];
   readonly cache: {
     readonly programTtlSeconds: number;
     readonly adsTtlSeconds: number;

@@ -8,6 +8,7 @@ import { browserGuard } from '../http/browser-guard';
 import { wrap, type AsyncHandler } from '../http/async-handler';
 import { idempotencyKeyOf, requestFingerprint, type Idempotency } from '../http/idempotency';
 import { jsonBody } from '../http/json-body';
+import { programLanguage } from '../http/language';
 import { traceparentOf } from '../http/request-id';
 import { validateInput } from '../http/validation';
 import type { Logger } from '../observability/logger';
@@ -61,10 +62,19 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
     else next();
   };
 
+  const languageOf = programLanguage(settings.programLanguages);
+
   function validated(endpoint: EndpointSpec): RequestHandler {
+    const hasLang = Object.prototype.hasOwnProperty.call(endpoint.fields, 'lang');
     return (req, res, next) => {
       try {
-        res.locals.input = validateInput(endpoint, req.method === 'GET' || req.method === 'HEAD' ? req.query : req.body, req.method === 'POST' ? 'body' : 'query');
+        const input = validateInput(endpoint, req.method === 'GET' || req.method === 'HEAD' ? req.query : req.body, req.method === 'POST' ? 'body' : 'query');
+        if (hasLang && typeof input.lang === 'string') {
+          const lang = languageOf(input.lang);
+          if (lang === undefined) delete input.lang;
+          else input.lang = lang;
+        }
+        res.locals.input = input;
         next();
       } catch (err) {
         next(err);

@@ -3,6 +3,9 @@ import type { Sandbox } from '../../src/sandbox';
 import { ApiClient } from '../helpers/http';
 import { startTestService, type TestService, startReplicaPair, type ReplicaPair } from '../helpers/service';
 
+/** Each language a test uses as a cache key of its own is one of the program's. */
+const LANGUAGES = { PROGRAM_LANGUAGES: 'fr,en,de,es,it,pt' };
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function cacheCount(metrics: Metrics, result: string, endpoint = 'partner/getprog'): Promise<number> {
@@ -23,7 +26,7 @@ describe('response cache: program', () => {
   let svc: TestService;
   const api = (): ApiClient => new ApiClient(svc.url);
   beforeAll(async () => {
-    svc = await startTestService();
+    svc = await startTestService({ env: LANGUAGES });
   });
   afterAll(async () => {
     await svc.close();
@@ -102,7 +105,7 @@ describe('response cache: purge on the internal listener', () => {
   const apiKey = 'ops:cache-purge-key-0123456789abcdef';
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startTestService({ env: { INTERNAL_API_KEYS: apiKey } });
+    svc = await startTestService({ env: { ...LANGUAGES, INTERNAL_API_KEYS: apiKey } });
   });
   afterAll(async () => {
     await svc.close();
@@ -165,7 +168,7 @@ describe('response cache: stale entries', () => {
   let svc: TestService;
   const api = (): ApiClient => new ApiClient(svc.url);
   beforeAll(async () => {
-    svc = await startTestService({ env: { CACHE_TTL_GETPROG_SECONDS: '1', APM_TIMEOUT_MS: '15000' } });
+    svc = await startTestService({ env: { ...LANGUAGES, CACHE_TTL_GETPROG_SECONDS: '1', APM_TIMEOUT_MS: '15000' } });
   });
   afterAll(async () => {
     await svc.close();
@@ -205,7 +208,7 @@ describe('response cache: stale entries', () => {
   });
 
   it('stale-if-error: also while the upstream times out', async () => {
-    const timing = await startTestService({ env: { CACHE_TTL_GETPROG_SECONDS: '1', APM_TIMEOUT_MS: '300' } });
+    const timing = await startTestService({ env: { ...LANGUAGES, CACHE_TTL_GETPROG_SECONDS: '1', APM_TIMEOUT_MS: '300' } });
     try {
       const primed = await new ApiClient(timing.url).get('/api/partner/getprog?lang=fr');
       await sleep(1100);
@@ -227,7 +230,7 @@ describe('response cache: stale entries', () => {
 describe('response cache: ads', () => {
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startTestService();
+    svc = await startTestService({ env: LANGUAGES });
   });
   afterAll(async () => {
     await svc.close();
@@ -280,7 +283,7 @@ describe('response cache: ads', () => {
 describe('response cache: ads per user (CACHE_SCOPE_ADS=user)', () => {
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startTestService({ env: { CACHE_SCOPE_ADS: 'user' } });
+    svc = await startTestService({ env: { ...LANGUAGES, CACHE_SCOPE_ADS: 'user' } });
   });
   afterAll(async () => {
     await svc.close();
@@ -306,7 +309,7 @@ describe('response cache: ads per user (CACHE_SCOPE_ADS=user)', () => {
 describe('response cache when Redis is down', () => {
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startTestService({ env: { REDIS_URL: 'redis://127.0.0.1:1' } });
+    svc = await startTestService({ env: { ...LANGUAGES, REDIS_URL: 'redis://127.0.0.1:1' } });
   });
   afterAll(async () => {
     await svc.close();
