@@ -260,6 +260,7 @@ export function loadSettings(env: Environment = process.env): Settings {
       cookieName: cookieSecure ? `__Host-${cookieBase}` : cookieBase,
       idleTtlSeconds: get<number>('SESSION_TTL_SECONDS'),
       absoluteTtlSeconds: get<number>('SESSION_ABSOLUTE_TTL_SECONDS'),
+      maxPerUser: get<number>('SESSION_MAX_PER_USER'),
       tokenEncryptionKeys: tokenKeys,
       cookieSecure,
       cookieSameSite: sameSite,

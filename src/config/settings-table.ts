@@ -83,6 +83,7 @@ export const settingsTable: readonly SettingDefinition[] = [
   { name: 'SESSION_COOKIE_NAME', kind: str, default: 'miles.sid', group: 'session', description: 'Session cookie name; takes the `__Host-` prefix when `COOKIE_SECURE` is on.' },
   { name: 'SESSION_TTL_SECONDS', kind: int(60, 31_536_000), default: '1800', group: 'session', description: 'Idle lifetime of a session.' },
   { name: 'SESSION_ABSOLUTE_TTL_SECONDS', kind: int(60, 31_536_000), default: '86400', group: 'session', description: 'Absolute lifetime of a session, whatever its activity.' },
+  { name: 'SESSION_MAX_PER_USER', kind: int(1, 10_000), default: '10', group: 'session', description: 'Live sessions one user may hold (devices and browsers, both transports together); a connect beyond it ends that user\'s oldest session, so one identity cannot fill the session store.' },
   { name: 'TOKEN_ENCRYPTION_KEY', kind: list, secret: true, group: 'session', description: 'Comma list of 32-byte keys (64 hex or 44 base64 characters) encrypting `userToken`s at rest (AES-256-GCM); the first encrypts, all decrypt. Unset: derived from `SESSION_SECRET`.' },
   { name: 'COOKIE_SECURE', kind: bool, default: 'true', group: 'session', description: 'Cookie `Secure` flag (and `__Host-` prefix). `false` only for plain-HTTP development.' },
   { name: 'COOKIE_SAMESITE', kind: oneOf('lax', 'strict', 'none'), default: 'lax', group: 'session', description: 'Cookie `SameSite`; `none` needs `COOKIE_SECURE`.' },

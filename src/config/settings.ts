@@ -85,6 +85,8 @@ export interface Settings {
     readonly cookieName: string;
     readonly idleTtlSeconds: number;
     readonly absoluteTtlSeconds: number;
+    /** `SESSION_MAX_PER_USER`: live sessions one user may hold; a connect beyond it ends the oldest. */
+    readonly maxPerUser: number;
     readonly tokenEncryptionKeys: readonly Buffer[];
     readonly cookieSecure: boolean;
     readonly cookieSameSite: 'lax' | 'strict' | 'none';

@@ -23,7 +23,8 @@ export interface KeyValueStore {
   expire(key: string, ttlSeconds: number): Promise<void>;
   /** Deletes `key` only while it still holds `expected` (releasing one's own lock). */
   deleteIfEquals(key: string, expected: string): Promise<boolean>;
-  setAdd(key: string, member: string, ttlMs: number): Promise<void>;
+  /** Adds `member` and (re)sets the set's lifetime; returns how many members the set then holds. */
+  setAdd(key: string, member: string, ttlMs: number): Promise<number>;
   setMembers(key: string): Promise<string[]>;
   setRemove(key: string, members: readonly string[]): Promise<void>;
   /** Deletes every key starting with `prefix` (a cache purge); returns how many were deleted. */

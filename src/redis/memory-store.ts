@@ -46,6 +46,7 @@ export function createMemoryStore(maxEntries = 50_000): KeyValueStore {
       const set = existing instanceof Set ? existing : new Set<string>();
       set.add(member);
       cache.set(key, set, { ttl: ttlMs });
+      return set.size;
     },
     async setMembers(key) {
       const v = cache.get(key);

@@ -25,8 +25,8 @@ export interface RedisKeyValueStore extends KeyValueStore {
 }
 
 const DELETE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
-/** SADD and its lifetime at once, on one key (one cluster slot). */
-const SET_ADD_WITH_TTL = `redis.call('SADD', KEYS[1], ARGV[1]) return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;
+/** SADD and its lifetime at once, on one key (one cluster slot); answers the set's size. */
+const SET_ADD_WITH_TTL = `redis.call('SADD', KEYS[1], ARGV[1]) redis.call('PEXPIRE', KEYS[1], ARGV[2]) return redis.call('SCARD', KEYS[1])`;
 
 /** Heartbeat of an idle connection; keeps it busier than the watchdog below allows it to be idle. */
 const PING_INTERVAL_MS = 1000;
@@ -191,7 +191,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
       return n === 1;
     },
     async setAdd(key, member, ttlMs) {
-      await run('sadd', () => raw.send(['EVAL', SET_ADD_WITH_TTL, '1', key, member, String(Math.max(1, Math.round(ttlMs)))], key));
+      return Number(await run('sadd', () => raw.send(['EVAL', SET_ADD_WITH_TTL, '1', key, member, String(Math.max(1, Math.round(ttlMs)))], key)));
     },
     setMembers: (key) => run('smembers', async () => (await raw.send(['SMEMBERS', key], key)) as string[]),
     async setRemove(key, members) {

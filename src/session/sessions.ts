@@ -25,7 +25,7 @@ declare module 'express-session' {
 }
 
 export type SessionTransport = 'cookie' | 'token';
-export type SessionEndReason = 'logout' | 'delete' | 'revoked' | 'expired' | 'upstream-refused' | 'user-deleted';
+export type SessionEndReason = 'logout' | 'delete' | 'revoked' | 'expired' | 'upstream-refused' | 'user-deleted' | 'superseded';
 
 export interface ConnectResult {
   /** Present for the token transport: the opaque bearer token and its idle lifetime. */
@@ -368,6 +368,33 @@ export function createSessions(options: SessionsOptions): Sessions {
     }, next);
   };
 
+  /**
+   * Ends the user's oldest sessions beyond `SESSION_MAX_PER_USER`, never `current` (just connected),
+   * so that one identity cannot fill the store. Runs after the save: every connect that takes the
+   * index past the cap trims after its own session exists, so the last one to trim sees all of them. A session in the index without a
+   * record is one still being connected (indexed before it is saved) or one already gone: it is
+   * neither counted nor touched, so a connect in flight is never dropped from the index.
+   */
+  async function endOldest(partnerClientId: string, current: string): Promise<void> {
+    const key = indexKey(partnerClientId);
+    const sids = await kv.setMembers(key);
+    if (sids.length <= s.maxPerUser) return;
+    const others: { sid: string; createdAt: number }[] = [];
+    await Promise.all(
+      sids.map(async (sid) => {
+        if (sid === current) return;
+        const data = parseStored(await kv.get(`${sessionPrefix}${sid}`));
+        if (data) others.push({ sid, createdAt: data.createdAt ?? 0 });
+      }),
+    );
+    if (others.length < s.maxPerUser) return;
+    others.sort((a, b) => b.createdAt - a.createdAt || (a.sid < b.sid ? -1 : 1));
+    const oldest = others.slice(s.maxPerUser - 1).map((o) => o.sid);
+    const ended = await kv.del(oldest.map((sid) => `${sessionPrefix}${sid}`));
+    await kv.setRemove(key, oldest);
+    if (ended) metrics.sessions.inc({ event: 'ended-superseded' }, ended);
+  }
+
   function regenerate(req: Request): Promise<void> {
     return new Promise((resolve, reject) => req.session.regenerate((err?: unknown) => (err ? reject(err) : resolve())));
   }
@@ -396,9 +423,11 @@ export function createSessions(options: SessionsOptions): Sessions {
         req.session.createdAt = Date.now();
         req.session.transport = transport;
         // Indexed before it is saved: a session that exists is always one "log out everywhere" can find.
-        await kv.setAdd(indexKey(identity.partnerClientId), req.sessionID, absoluteMs);
+        const indexed = await kv.setAdd(indexKey(identity.partnerClientId), req.sessionID, absoluteMs);
         await save(req);
         LeanSessionStore.markSaved(req.session);
+        // Under the cap at the add, nothing to trim: a connect that comes later and passes it trims.
+        if (indexed > s.maxPerUser) await endOldest(identity.partnerClientId, req.sessionID);
       } catch (err) {
         abandonSession(req);
         throw err;

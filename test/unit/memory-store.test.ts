@@ -25,8 +25,9 @@ describe('in-process store (no REDIS_URL)', () => {
     expect(await s.set('lock', 'you', { ttlMs: 1000, ifAbsent: true })).toBe(false);
     expect(await s.deleteIfEquals('lock', 'you')).toBe(false);
     expect(await s.deleteIfEquals('lock', 'me')).toBe(true);
-    await s.setAdd('set', 'a', 1000);
-    await s.setAdd('set', 'b', 1000);
+    expect(await s.setAdd('set', 'a', 1000)).toBe(1);
+    expect(await s.setAdd('set', 'b', 1000)).toBe(2);
+    expect(await s.setAdd('set', 'b', 1000)).toBe(2);
     expect((await s.setMembers('set')).sort()).toEqual(['a', 'b']);
     await s.setRemove('set', ['a']);
     expect(await s.setMembers('set')).toEqual(['b']);
