@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createProxyMiddleware } from 'http-proxy-middleware';
-import type { Page, Response } from 'playwright-core';
+import type { BrowserContext, Response } from 'playwright-core';
 import type { TestService } from '../helpers/service';
 import { BROWSER_TIMEOUT_MS, buildClient, connectThroughPage, launchChromium, openDemo, startDemoService, startForeignSite, type Browser, type ForeignSite } from './browser';
 
@@ -39,31 +39,45 @@ async function startBasicAuthGate(target: string): Promise<{ origin: string; clo
   };
 }
 
+interface FormAnswer {
+  readonly status: number;
+  readonly contentType: string | undefined;
+  /** The request headers as the browser sent them. */
+  readonly sent: Readonly<Record<string, string>>;
+}
+
 /**
- * A form posted to `url` from a page of `from` (a top-level navigation: the browser adds its
- * cookies and its HTTP credentials).
+ * A form posted to `url` from a fresh page of `from` (a top-level navigation: the browser adds its
+ * cookies and its HTTP credentials), read once the navigation is over.
  */
-async function submitForm(page: Page, from: string, url: string, fields: Readonly<Record<string, string>>): Promise<Response> {
-  await page.goto(`${from}/`);
-  const answered = page.waitForResponse((r) => r.url() === url && r.request().resourceType() === 'document');
-  await page.evaluate(
-    ({ action, inputs }) => {
-      const form = document.createElement('form');
-      form.method = 'POST';
-      form.action = action;
-      form.enctype = 'text/plain';
-      for (const [name, value] of Object.entries(inputs)) {
-        const field = document.createElement('input');
-        field.name = name;
-        field.value = value;
-        form.append(field);
-      }
-      document.body.append(form);
-      form.submit();
-    },
-    { action: url, inputs: fields },
-  );
-  return answered;
+async function submitForm(context: BrowserContext, from: string, url: string, fields: Readonly<Record<string, string>>): Promise<FormAnswer> {
+  const page = await context.newPage();
+  try {
+    await page.goto(`${from}/`);
+    const answered = page.waitForResponse((r) => r.url() === url && r.request().resourceType() === 'document');
+    await page.evaluate(
+      ({ action, inputs }) => {
+        const form = document.createElement('form');
+        form.method = 'POST';
+        form.action = action;
+        form.enctype = 'text/plain';
+        for (const [name, value] of Object.entries(inputs)) {
+          const field = document.createElement('input');
+          field.name = name;
+          field.value = value;
+          form.append(field);
+        }
+        document.body.append(form);
+        form.submit();
+      },
+      { action: url, inputs: fields },
+    );
+    const answer: Response = await answered;
+    await page.waitForURL(url);
+    return { status: answer.status(), contentType: answer.headers()['content-type'], sent: await answer.request().allHeaders() };
+  } finally {
+    await page.close();
+  }
 }
 
 describe('a browser holding HTTP Basic credentials for the site, in headless Chromium', () => {
@@ -97,17 +111,15 @@ describe('a browser holding HTTP Basic credentials for the site, in headless Chr
       expect(points).toBeDefined();
 
       // localhost on another port: the same site, so SameSite=Lax sends the cookie with a POST.
-      const attacker = await context.newPage();
-      const store = await submitForm(attacker, site.sameSiteOrigin, `${gate.origin}/api/generosity/store`, { '{"action":"review","x":"': '"}' });
-      const remove = await submitForm(attacker, site.sameSiteOrigin, `${gate.origin}/api/user/delete`, {});
+      const store = await submitForm(context, site.sameSiteOrigin, `${gate.origin}/api/generosity/store`, { '{"action":"review","x":"': '"}' });
+      const remove = await submitForm(context, site.sameSiteOrigin, `${gate.origin}/api/user/delete`, {});
 
       for (const answer of [store, remove]) {
-        const sent = await answer.request().allHeaders();
         // The browser did add both ambient credentials: the refusal is the service's.
-        expect(sent.authorization).toMatch(/^Basic /);
-        expect(sent.cookie ?? '').toContain(`${svc.settings.session.cookieName}=`);
-        expect(answer.status()).toBe(403);
-        expect(answer.headers()['content-type']).toMatch(/^application\/problem\+json/);
+        expect(answer.sent.authorization).toMatch(/^Basic /);
+        expect(answer.sent.cookie ?? '').toContain(`${svc.settings.session.cookieName}=`);
+        expect(answer.status).toBe(403);
+        expect(answer.contentType).toMatch(/^application\/problem\+json/);
       }
       expect(svc.sandbox.calls.some((c) => c.path === 'user/delete')).toBe(false);
       expect(svc.sandbox.userPoints(user)).toBe(points);
@@ -117,7 +129,6 @@ describe('a browser holding HTTP Basic credentials for the site, in headless Chr
       await page.getByRole('button', { name: 'Refresh' }).click();
       await page.getByRole('status').filter({ hasText: 'Up to date.' }).waitFor();
       expect(Number(await page.locator('#balance').textContent())).toBe(points);
-      await attacker.close();
     },
     BROWSER_TIMEOUT_MS * 3,
   );
