@@ -131,6 +131,7 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
     logger,
     metrics,
     upstreamTimeoutMs: settings.upstreamTimeoutMs,
+    answer: settings.backendToken,
   });
   const publicOpenApi = JSON.stringify(
     buildOpenApiDocument('front', { sessionCookieName: settings.session.cookieName, identityMode: settings.identity.mode }),

@@ -14,6 +14,9 @@ export class SettingsError extends Error {
 export type RawValue = string | number | boolean | string[] | undefined;
 export type Environment = Readonly<Record<string, string | undefined>>;
 
+/** A path into a JSON object: property names joined by dots. */
+const FIELD_PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
+
 const TRUE = new Set(['true', '1', 'yes', 'on']);
 const FALSE = new Set(['false', '0', 'no', 'off']);
 
@@ -196,6 +199,14 @@ export function loadSettings(env: Environment = process.env): Settings {
     return { id, key };
   });
 
+  const fieldPath = (name: string): string[] => {
+    const value = get<string>(name) ?? '';
+    need(FIELD_PATH.test(value), `${name}: "${value}" is not a field path (names of letters, digits, _ or $, joined by dots, e.g. token or auth.accessToken).`);
+    return value.split('.');
+  };
+  const backendTokenField = fieldPath('APM_BACKEND_TOKEN_FIELD');
+  const backendExpiresInField = fieldPath('APM_BACKEND_TOKEN_EXPIRES_IN_FIELD');
+
   const port = get<number>('PORT');
   const internalPort = get<number>('INTERNAL_PORT');
   need(port !== internalPort, 'INTERNAL_PORT: must differ from PORT.');
@@ -226,6 +237,11 @@ export function loadSettings(env: Environment = process.env): Settings {
       signedHeadersFormat: get<'object' | 'list'>('APM_SIGNED_HEADERS_FORMAT'),
       emptyBody: get<'{}' | '[]'>('APM_EMPTY_BODY'),
       signatureHeader: get<string>('APM_SIGNATURE_HEADER'),
+    },
+    backendToken: {
+      tokenField: backendTokenField,
+      expiresInField: backendExpiresInField,
+      defaultTtlSeconds: get<number>('APM_BACKEND_TOKEN_DEFAULT_TTL_SECONDS'),
     },
     redis: {
       url: redisUrl,

@@ -70,6 +70,15 @@ export interface Settings {
     readonly emptyBody: '{}' | '[]';
     readonly signatureHeader: string;
   };
+  /** How `auth/token`'s answer is read (`APM_BACKEND_TOKEN_*`). */
+  readonly backendToken: {
+    /** Path within `data` of the token, split at the dots (`['token']`). */
+    readonly tokenField: readonly string[];
+    /** Path within `data` of its life in seconds (`['expiresIn']`). */
+    readonly expiresInField: readonly string[];
+    /** Life assumed when the answer gives none. */
+    readonly defaultTtlSeconds: number;
+  };
   readonly redis: {
     /** `REDIS_URL` as given (it may hold credentials: never log it). */
     readonly url: string | undefined;

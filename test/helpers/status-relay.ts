@@ -3,15 +3,18 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A relay in front of a real upstream (the sandbox) that passes every request
- * and answer through unchanged, except the HTTP status of the paths it is told
- * to rewrite: the body is still the upstream's own answer. For the answers a
- * real API might give that the simulator never does (errorCode 0 under a 4xx).
+ * and answer through unchanged, except the answers of the paths it is told to
+ * rewrite: another HTTP status, or the upstream's own body reshaped. For the
+ * answers a real API might give that the simulator never does (errorCode 0
+ * under a 4xx, an `auth/token` answer with other field names).
  */
 export interface StatusRelay {
   /** Base URL to use as `APM_BASE_URL` (same base path as the target). */
   readonly url: string;
   /** Answers to `path` (relative to the base, `partner/getprog`) get `status` instead of theirs. */
   rewrite(path: string, status: number): void;
+  /** Answers to `path` get `reshape(their parsed JSON body)`, re-encoded. */
+  reshape(path: string, reshape: (body: Record<string, unknown>) => unknown): void;
   clear(): void;
   close(): Promise<void>;
 }
@@ -19,6 +22,7 @@ export interface StatusRelay {
 export async function startStatusRelay(targetBaseUrl: string): Promise<StatusRelay> {
   const target = new URL(targetBaseUrl);
   const rewrites = new Map<string, number>();
+  const reshapes = new Map<string, (body: Record<string, unknown>) => unknown>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -30,8 +34,11 @@ export async function startStatusRelay(targetBaseUrl: string): Promise<StatusRel
           answer.on('data', (c: Buffer) => body.push(c));
           answer.on('end', () => {
             const path = (req.url ?? '').slice(target.pathname.length);
-            res.writeHead(rewrites.get(path) ?? answer.statusCode ?? 502, answer.headers);
-            res.end(Buffer.concat(body));
+            const reshape = reshapes.get(path);
+            let text = Buffer.concat(body);
+            if (reshape) text = Buffer.from(JSON.stringify(reshape(JSON.parse(text.toString('utf8')) as Record<string, unknown>)));
+            res.writeHead(rewrites.get(path) ?? answer.statusCode ?? 502, { ...answer.headers, 'content-length': String(text.length) });
+            res.end(text);
           });
         },
       );
@@ -44,7 +51,11 @@ export async function startStatusRelay(targetBaseUrl: string): Promise<StatusRel
   return {
     url: `http://127.0.0.1:${port}${target.pathname}`,
     rewrite: (path, status) => void rewrites.set(path, status),
-    clear: () => rewrites.clear(),
+    reshape: (path, reshape) => void reshapes.set(path, reshape),
+    clear: () => {
+      rewrites.clear();
+      reshapes.clear();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
