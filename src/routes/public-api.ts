@@ -44,8 +44,8 @@ export interface PublicApiDeps {
  * The `/api` routes, generated from the catalogue: one route per front-end
  * endpoint (POST, and GET for the reads), plus `GET /api/session`. Every
  * route is resolved first (unknown paths are 404 whatever else the request
- * holds), then guarded, rate-limited, parsed, validated, given its session,
- * and forwarded.
+ * holds), then guarded, rate-limited, given its session (401 without one
+ * where it needs one), then parsed, validated and forwarded.
  */
 export function publicApi(deps: PublicApiDeps): RequestHandler {
   const { settings, sessions, client, identity } = deps;
@@ -199,11 +199,12 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
     const methods = endpoint.allowGet ? ['GET', 'HEAD', 'POST'] : ['POST'];
     routes.set(`/${endpoint.path}`, {
       methods,
+      // The session before the body: an anonymous caller gets 401 whatever it sent, and learns nothing of the schema.
       chain: (method) => [
+        ...(needsSession ? [sessions.reader, requireSession] : []),
         ...(method === 'POST' ? [body] : []),
         validated(schemaEndpoint),
         ...(isConnect ? [limits.connect, sessions.middleware] : []),
-        ...(needsSession ? [sessions.reader, requireSession] : []),
         ...(endpoint.effect === 'mutation' && needsSession ? [limits.mutation] : []),
         wrap(isConnect ? connect : forward(endpoint)),
       ],
