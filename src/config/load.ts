@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { builtInCatalogue } from '../upstream/catalogue';
+import { readCatalogueFile } from '../upstream/catalogue-file';
 import { settingsTable, type SettingDefinition } from './settings-table';
 import type { RedisConnectionSettings, RedisEndpoint, RedisMode, RedisTopology, Settings } from './settings';
 
@@ -207,6 +209,14 @@ export function loadSettings(env: Environment = process.env): Settings {
   const backendTokenField = fieldPath('APM_BACKEND_TOKEN_FIELD');
   const backendExpiresInField = fieldPath('APM_BACKEND_TOKEN_EXPIRES_IN_FIELD');
 
+  const catalogueFile = get<string | undefined>('APM_CATALOGUE_FILE');
+  let catalogue = builtInCatalogue;
+  if (catalogueFile) {
+    const read = readCatalogueFile(catalogueFile);
+    for (const p of read.problems) problems.push(`APM_CATALOGUE_FILE: ${p}`);
+    catalogue = read.catalogue;
+  }
+
   const port = get<number>('PORT');
   const internalPort = get<number>('INTERNAL_PORT');
   need(port !== internalPort, 'INTERNAL_PORT: must differ from PORT.');
@@ -238,6 +248,7 @@ export function loadSettings(env: Environment = process.env): Settings {
       emptyBody: get<'{}' | '[]'>('APM_EMPTY_BODY'),
       signatureHeader: get<string>('APM_SIGNATURE_HEADER'),
     },
+    catalogue,
     backendToken: {
       tokenField: backendTokenField,
       expiresInField: backendExpiresInField,

@@ -1,4 +1,5 @@
 /** The typed settings the rest of the service reads; built once by `loadSettings`. */
+import type { Catalogue } from '../upstream/catalogue';
 
 export type UpstreamTarget =
   | { readonly kind: 'remote'; readonly baseUrl: string; readonly partnerId: string; readonly partnerSecret: string }
@@ -70,6 +71,8 @@ export interface Settings {
     readonly emptyBody: '{}' | '[]';
     readonly signatureHeader: string;
   };
+  /** The catalogue in force: the built-in one with `APM_CATALOGUE_FILE` applied. */
+  readonly catalogue: Catalogue;
   /** How `auth/token`'s answer is read (`APM_BACKEND_TOKEN_*`). */
   readonly backendToken: {
     /** Path within `data` of the token, split at the dots (`['token']`). */
