@@ -1,7 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings, SettingsError } from '../../src/config/load';
+import { settingsByName } from '../../src/config/settings-table';
 import { builtInCatalogue } from '../../src/upstream/catalogue';
 import { applyCatalogueDocument } from '../../src/upstream/catalogue-file';
 
@@ -138,5 +139,18 @@ describe('APM_CATALOGUE_FILE at start-up', () => {
     ]);
     expect(refusal({ APM_CATALOGUE_FILE: join(dir, 'missing.json') })).toEqual([`APM_CATALOGUE_FILE: cannot read ${join(dir, 'missing.json')} (ENOENT).`]);
     expect(refusal({ APM_CATALOGUE_FILE: file('text.json', '{"endpoints": ') })).toEqual([expect.stringMatching(/^APM_CATALOGUE_FILE: .*text\.json is not JSON/)]);
+  });
+});
+
+describe('the documented examples', () => {
+  it('apply without a problem: the settings table\'s (generated docs) and docs/catalogue-file.md\'s', () => {
+    const fromTable = settingsByName.get('APM_CATALOGUE_FILE')!.example!.text;
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'catalogue-file.md'), 'utf8');
+    const fromDoc = /```json\n([\s\S]*?)```/.exec(doc)![1]!;
+    for (const text of [fromTable, fromDoc]) {
+      const { problems, catalogue } = applyCatalogueDocument(JSON.parse(text));
+      expect(problems).toEqual([]);
+      expect(catalogue).not.toBe(builtInCatalogue);
+    }
   });
 });
