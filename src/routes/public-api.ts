@@ -55,6 +55,10 @@ export interface PublicApiDeps {
 export function publicApi(deps: PublicApiDeps): RequestHandler {
   const { settings, sessions, client, identity } = deps;
   const catalogue = deps.catalogue ?? builtInCatalogue;
+  const signedWithBackendToken = catalogue.front.filter((e) => e.token === 'backend').map((e) => e.path);
+  if (signedWithBackendToken.length > 0 && !deps.backendToken) {
+    throw new Error(`publicApi: ${signedWithBackendToken.join(', ')} ${signedWithBackendToken.length > 1 ? 'are' : 'is'} signed with the back-end token, and no backendToken was given`);
+  }
   const guard = browserGuard({ allowedOrigins: settings.allowedOrigins });
   const body = jsonBody();
   const limits = deps.rateLimits ?? { perIp: passThrough, connect: passThrough, mutation: passThrough };
@@ -98,7 +102,6 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
       const requestId = res.locals.requestId as string;
       let sub = '';
       let userToken: string | undefined;
-      if (endpoint.token === 'backend' && !deps.backendToken) throw new Error(`${endpoint.path} is signed with the back-end token, and this router was given none`);
       if (endpoint.token === 'user') {
         userToken = sessions.userTokenOf(req);
         if (!userToken) throw new Unauthenticated('Connect first: this route needs a connected session.');
@@ -140,7 +143,7 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
     };
   }
 
-  // Connect: identity from IDENTITY_MODE; the body may only add consent and language outside insecure-body.
+  // Connect: identity from IDENTITY_MODE; outside insecure-body the body only adds consent, language and the fields a catalogue file added.
   const connectEndpoint = catalogue.front.find((e) => e.sessionEffect === 'connect')!;
   const connectPublic: EndpointSpec = {
     ...connectEndpoint,
