@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings, SettingsError } from '../../src/config/load';
 import { settingsByName } from '../../src/config/settings-table';
+import { createLogger } from '../../src/observability/logger';
+import { publicApi } from '../../src/routes/public-api';
+import type { IdentitySource } from '../../src/session/identity';
+import type { Sessions } from '../../src/session/sessions';
 import { builtInCatalogue } from '../../src/upstream/catalogue';
+import type { UpstreamClient } from '../../src/upstream/client';
 import { applyCatalogueDocument } from '../../src/upstream/catalogue-file';
 
 const problemsOf = (endpoints: unknown): readonly string[] => applyCatalogueDocument({ endpoints }).problems;
@@ -152,5 +157,20 @@ describe('the documented examples', () => {
       expect(problems).toEqual([]);
       expect(catalogue).not.toBe(builtInCatalogue);
     }
+  });
+});
+
+describe('the public router and a catalogue file', () => {
+  it('refuses, when built, to serve an /api route signed with the back-end token without a token source', () => {
+    const { catalogue } = applyCatalogueDocument({ endpoints: { 'user/ranking': { side: 'front', token: 'backend', exposeBackEndToBrowsers: true } } });
+    const deps = {
+      settings: loadSettings({}),
+      logger: createLogger({ level: 'silent' }),
+      sessions: {} as Sessions,
+      identity: {} as IdentitySource,
+      client: {} as UpstreamClient,
+      catalogue,
+    };
+    expect(() => publicApi(deps)).toThrow('publicApi: user/ranking is signed with the back-end token, and no backendToken was given');
   });
 });
