@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMilesClient, fetchMilesEndpoints, loadMilesClient, MILES_ENDPOINTS, MilesProblemError } from '../../src/client';
+import { createMilesClient, fetchMilesEndpoints, loadMilesClient, MILES_ENDPOINTS, MilesProblemError } from '../../packages/client/src';
 import type { Sandbox } from '../../src/sandbox';
 import { startTestSandbox, startTestService, type TestService } from '../helpers/service';
 
