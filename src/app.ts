@@ -131,9 +131,10 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
     logger,
     metrics,
     upstreamTimeoutMs: settings.upstreamTimeoutMs,
+    answer: settings.backendToken,
   });
   const publicOpenApi = JSON.stringify(
-    buildOpenApiDocument('front', { sessionCookieName: settings.session.cookieName, identityMode: settings.identity.mode }),
+    buildOpenApiDocument('front', { sessionCookieName: settings.session.cookieName, identityMode: settings.identity.mode, endpoints: settings.catalogue.front }),
   );
   const servePublicOpenApi: RequestHandler = (_req, res) => {
     res.status(200).setHeader('Cache-Control', 'no-cache').type('application/json').send(publicOpenApi);
@@ -155,7 +156,21 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   publicApp.set('etag', false);
   // What every request passes through, as one step (src/http/compose.ts).
   publicApp.use(compose(requestId(), accessLog('public', logger, metrics), helmet(), refuseWhileDraining));
-  publicApp.use(publicApi({ settings, logger, sessions, identity, client, cache, idempotency, rateLimits, extraGetRoutes: { '/openapi.json': servePublicOpenApi } }));
+  publicApp.use(
+    publicApi({
+      settings,
+      logger,
+      sessions,
+      identity,
+      client,
+      cache,
+      idempotency,
+      rateLimits,
+      catalogue: settings.catalogue,
+      backendToken,
+      extraGetRoutes: { '/openapi.json': servePublicOpenApi },
+    }),
+  );
   if (settings.demoPage) {
     // The demo page and the built browser client; from src/ and dist/ alike, both one level below the root.
     publicApp.use(express.static(join(__dirname, '..', 'public')));
@@ -169,7 +184,10 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   internalApp.set('etag', false);
   internalApp.use(compose(requestId(), accessLog('internal', logger, metrics), helmet()));
   internalApp.use(probesRouter({ store, metrics, lifecycle }));
-  internalApp.use('/internal', internalApiRouter({ settings, logger, sessions, backendToken, idempotency, purgeCache: () => cache.purge() }));
+  internalApp.use(
+    '/internal',
+    internalApiRouter({ settings, logger, sessions, backendToken, idempotency, catalogue: settings.catalogue, purgeCache: () => cache.purge() }),
+  );
   internalApp.use(notFound);
   internalApp.use(errorHandler(logger));
 

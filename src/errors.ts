@@ -126,6 +126,24 @@ export class UpstreamFault extends UpstreamError {
   }
 }
 
+/**
+ * The upstream answered, but not as this service reads its answers: an
+ * envelope with errorCode 0 under a non-2xx status, or a 404 (a path the
+ * upstream does not know: the catalogue and the real API disagree). A fault
+ * of the service's reading, never of the caller.
+ */
+export class UpstreamMisread extends UpstreamError {
+  readonly code = 'ERR_UPSTREAM_MISREAD';
+  readonly status = 502;
+  readonly title = 'Upstream answer not understood';
+  constructor(message: string, endpoint: string, readonly httpStatus: number, readonly upstreamErrorCode?: number, options?: { cause?: unknown }) {
+    super(message, endpoint, options);
+  }
+  override get extra(): Record<string, unknown> | undefined {
+    return this.upstreamErrorCode === undefined ? undefined : { upstreamErrorCode: this.upstreamErrorCode };
+  }
+}
+
 /** The answer is not a JSON envelope. */
 export class UpstreamUnreadable extends UpstreamError {
   readonly code = 'ERR_UPSTREAM_UNREADABLE';

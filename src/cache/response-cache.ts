@@ -7,7 +7,7 @@ import { JSON_TYPE, type HttpAnswer } from '../http/answer';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { KeyValueStore } from '../redis/key-value-store';
-import { catalogue, type CachePolicy, type EndpointSpec } from '../upstream/catalogue';
+import type { CachePolicy, EndpointSpec } from '../upstream/catalogue';
 
 /**
  * The response cache of the cacheable reads (program and ads). `serve` either
@@ -83,11 +83,14 @@ export function isCacheable(answer: HttpAnswer): boolean {
 
 /**
  * The part of the key inside the hash tag: endpoint, language (`_` when the
- * upstream default applies) and, for per-user ads, the user.
+ * upstream default applies), the endpoint's other fields when it has any (a
+ * catalogue file may add some), and, for per-user ads, the user.
  */
-export function cacheIdOf(path: string, lang: unknown, scope: string): string {
+export function cacheIdOf(path: string, lang: unknown, scope: string, others: Readonly<Record<string, unknown>> = {}): string {
   const langPart = typeof lang === 'string' && lang.length > 0 ? lang : '_';
-  return `{${path}|${langPart}${scope ? `|u:${encodeURIComponent(scope)}` : ''}}`;
+  const names = Object.keys(others).filter((name) => name !== 'lang' && others[name] !== undefined).sort();
+  const fieldPart = names.length ? `|f:${names.map((name) => `${encodeURIComponent(name)}=${encodeURIComponent(JSON.stringify(others[name]))}`).join('&')}` : '';
+  return `{${path}|${langPart}${fieldPart}${scope ? `|u:${encodeURIComponent(scope)}` : ''}}`;
 }
 
 /** `Cache-Control` of a cached answer at `now`. */
@@ -130,7 +133,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * - Redis failing → the cache steps aside (`bypass`): calls go upstream
  *   (still one per key per process) and nothing fails because of the cache.
  *
- * Keys: `<prefix>cache:{<endpoint>|<lang>[|u:<user>]}`; the lock is
+ * Keys: `<prefix>cache:{<endpoint>|<lang>[|f:<other fields>][|u:<user>]}`; the lock is
  * `<prefix>cache-lock:{…}` with the same hash tag.
  *
  * @example
@@ -151,13 +154,6 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   };
   // A read may be sent twice (one retry after a reset connection): the lock outlives both.
   const lockMs = 2 * settings.upstreamTimeoutMs + 1000;
-
-  // Checked once: the key holds the language only, so a cacheable endpoint may take no other field.
-  for (const e of catalogue) {
-    if (e.cache === 'none') continue;
-    const others = Object.keys(e.fields).filter((f) => f !== 'lang');
-    if (others.length > 0) throw new Error(`Response cache: ${e.path} takes ${others.join(', ')}, which the cache key does not hold; key it before caching it.`);
-  }
 
   /** In-process single flight: one fill per key. */
   const fills = new Map<string, Promise<Filled>>();
@@ -370,7 +366,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   function targetOf(endpoint: EndpointSpec, input: Readonly<Record<string, unknown>>, scope: string): Target | undefined {
     if (endpoint.cache === 'none') return undefined;
     const policy = policies[endpoint.cache];
-    const id = cacheIdOf(endpoint.path, input.lang, scope);
+    const id = cacheIdOf(endpoint.path, input.lang, scope, input);
     return { endpoint: endpoint.path, policy, id, entryKey: `${entryPrefix}${id}`, lockKey: `${lockPrefix}${id}`, personal: endpoint.token === 'user' };
   }
 

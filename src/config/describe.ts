@@ -54,6 +54,7 @@ export function renderEnvExample(): string {
     lines.push('', `# --- ${GROUP_TITLES[group]} ---`);
     for (const def of defs) {
       lines.push(`# ${def.description.replace(/`/g, '')}${def.secret ? ' (secret)' : ''}`);
+      if (def.example) lines.push(`# Example, ${def.example.caption.replace(/`/g, '')}:`, ...def.example.text.split('\n').map((l) => `#   ${l}`));
       lines.push(`${def.default === undefined ? '# ' : ''}${def.name}=${def.default ?? ''}`);
     }
   }
@@ -76,6 +77,9 @@ export function renderConfigurationDoc(): string {
     for (const def of defs) {
       const dflt = def.default === undefined ? '—' : def.default === '' ? '(empty)' : `\`${def.default}\``;
       lines.push(`| \`${def.name}\` | ${kindText(def)} | ${dflt} | ${def.secret ? 'yes (`_FILE`)' : ''} | ${def.description.replace(/\|/g, '\\|')} |`);
+    }
+    for (const def of defs) {
+      if (def.example) lines.push('', `Example of \`${def.name}\`, ${def.example.caption}:`, '', `\`\`\`${def.example.language}`, def.example.text, '```');
     }
   }
   return `${lines.join('\n')}\n`;

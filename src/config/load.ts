@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { builtInCatalogue } from '../upstream/catalogue';
+import { readCatalogueFile } from '../upstream/catalogue-file';
 import { settingsTable, type SettingDefinition } from './settings-table';
 import { conformsTo, fields } from '../upstream/fields';
 import { overlyBroadTrust, readTrustProxy } from './trust-proxy';
@@ -18,6 +20,9 @@ export type Environment = Readonly<Record<string, string | undefined>>;
 
 /** A language as a request's `lang` may name it. */
 const isLanguageTag = conformsTo(fields.lang);
+
+/** A path into a JSON object: property names joined by dots. */
+const FIELD_PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 
 const TRUE = new Set(['true', '1', 'yes', 'on']);
 const FALSE = new Set(['false', '0', 'no', 'off']);
@@ -217,6 +222,22 @@ export function loadSettings(env: Environment = process.env): Settings {
     need(isLanguageTag(lang), `PROGRAM_LANGUAGES: "${lang}" is not a language tag (e.g. fr, en, pt-BR).`);
   }
 
+  const fieldPath = (name: string): string[] => {
+    const value = get<string>(name) ?? '';
+    need(FIELD_PATH.test(value), `${name}: "${value}" is not a field path (names of letters, digits, _ or $, joined by dots, e.g. token or auth.accessToken).`);
+    return value.split('.');
+  };
+  const backendTokenField = fieldPath('APM_BACKEND_TOKEN_FIELD');
+  const backendExpiresInField = fieldPath('APM_BACKEND_TOKEN_EXPIRES_IN_FIELD');
+
+  const catalogueFile = get<string | undefined>('APM_CATALOGUE_FILE');
+  let catalogue = builtInCatalogue;
+  if (catalogueFile) {
+    const read = readCatalogueFile(catalogueFile);
+    for (const p of read.problems) problems.push(`APM_CATALOGUE_FILE: ${p}`);
+    catalogue = read.catalogue;
+  }
+
   const port = get<number>('PORT');
   const internalPort = get<number>('INTERNAL_PORT');
   need(port !== internalPort, 'INTERNAL_PORT: must differ from PORT.');
@@ -247,6 +268,12 @@ export function loadSettings(env: Environment = process.env): Settings {
       signedHeadersFormat: get<'object' | 'list'>('APM_SIGNED_HEADERS_FORMAT'),
       emptyBody: get<'{}' | '[]'>('APM_EMPTY_BODY'),
       signatureHeader: get<string>('APM_SIGNATURE_HEADER'),
+    },
+    catalogue,
+    backendToken: {
+      tokenField: backendTokenField,
+      expiresInField: backendExpiresInField,
+      defaultTtlSeconds: get<number>('APM_BACKEND_TOKEN_DEFAULT_TTL_SECONDS'),
     },
     redis: {
       url: redisUrl,

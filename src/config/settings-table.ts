@@ -34,6 +34,8 @@ export interface SettingDefinition {
   readonly secret?: boolean;
   readonly group: SettingGroup;
   readonly description: string;
+  /** A worked example where a value alone says too little (a file's content), shown in the generated docs. */
+  readonly example?: { readonly caption: string; readonly language: string; readonly text: string };
 }
 
 const int = (min: number, max: number): SettingKind => ({ type: 'int', min, max });
@@ -62,6 +64,25 @@ export const settingsTable: readonly SettingDefinition[] = [
   { name: 'APM_SIGNED_HEADERS_FORMAT', kind: oneOf('object', 'list'), default: 'object', group: 'upstream', description: '`data_header` as `{name: value}` or as a list of `"Name: value"` lines.' },
   { name: 'APM_EMPTY_BODY', kind: oneOf('{}', '[]'), default: '{}', group: 'upstream', description: 'How a call without parameters is encoded.' },
   { name: 'APM_SIGNATURE_HEADER', kind: str, default: 'Authorization', group: 'upstream', description: 'Header carrying the signature JWT (`Authorization` gets the `Bearer ` prefix; any other header gets the bare JWT).' },
+  { name: 'APM_BACKEND_TOKEN_FIELD', kind: str, default: 'token', group: 'upstream', description: "Where `auth/token`'s answer holds the back-end token, as a path within its `data` (dots for nested objects, e.g. `auth.accessToken`)." },
+  { name: 'APM_BACKEND_TOKEN_EXPIRES_IN_FIELD', kind: str, default: 'expiresIn', group: 'upstream', description: "Where `auth/token`'s answer holds the token's life in seconds, as a path within its `data`. When the answer has no such number, `APM_BACKEND_TOKEN_DEFAULT_TTL_SECONDS` applies." },
+  { name: 'APM_BACKEND_TOKEN_DEFAULT_TTL_SECONDS', kind: int(10, 86_400), default: '300', group: 'upstream', description: 'Life assumed for a back-end token whose answer gives none (logged as a warning). Too long costs one refused call (errorCode 10), after which the token is renewed and the call retried once.' },
+  { name: 'APM_CATALOGUE_FILE', kind: str, group: 'upstream', description: 'Optional JSON file that extends or amends the built-in catalogue of upstream endpoints at start-up: add or change a field, add an endpoint, take one off the surface. Checked at start-up, one message per problem. Routes, validation, the OpenAPI documents and `GET /api/endpoints.json` follow it. Format and rules: docs/catalogue-file.md.',
+    example: {
+      caption: 'a file that adds a field to `gift/list`, lowers a limit, takes `ad/news` off `/api` and adds a front-end endpoint',
+      language: 'json',
+      text: [
+        '{',
+        '  "endpoints": {',
+        '    "gift/list": { "fields": { "category": { "type": "string", "maxLength": 32 } } },',
+        '    "user/historyburns": { "fields": { "limit": { "maximum": 50 } } },',
+        '    "ad/news": { "exposed": false },',
+        '    "partner/stores": { "side": "front", "effect": "read", "get": true,',
+        '                        "fields": { "city": { "type": "string", "maxLength": 64, "required": true } } }',
+        '  }',
+        '}',
+      ].join('\n'),
+    } },
   { name: 'APM_MAX_SOCKETS', kind: int(1, 10_000), default: '256', group: 'upstream', description: 'Keep-alive sockets to the upstream per replica.' },
 
   // redis

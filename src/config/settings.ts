@@ -1,5 +1,6 @@
 /** The typed settings the rest of the service reads; built once by `loadSettings`. */
 import type { TrustProxy } from './trust-proxy';
+import type { Catalogue } from '../upstream/catalogue';
 
 export type UpstreamTarget =
   | { readonly kind: 'remote'; readonly baseUrl: string; readonly partnerId: string; readonly partnerSecret: string }
@@ -70,6 +71,17 @@ export interface Settings {
     readonly signedHeadersFormat: 'object' | 'list';
     readonly emptyBody: '{}' | '[]';
     readonly signatureHeader: string;
+  };
+  /** The catalogue in force: the built-in one with `APM_CATALOGUE_FILE` applied. */
+  readonly catalogue: Catalogue;
+  /** How `auth/token`'s answer is read (`APM_BACKEND_TOKEN_*`). */
+  readonly backendToken: {
+    /** Path within `data` of the token, split at the dots (`['token']`). */
+    readonly tokenField: readonly string[];
+    /** Path within `data` of its life in seconds (`['expiresIn']`). */
+    readonly expiresInField: readonly string[];
+    /** Life assumed when the answer gives none. */
+    readonly defaultTtlSeconds: number;
   };
   readonly redis: {
     /** `REDIS_URL` as given (it may hold credentials: never log it). */

@@ -213,7 +213,7 @@ interface Context {
 }
 
 function frontSecurity(endpoint: EndpointSpec, identityMode: IdentityMode | undefined): JsonSchema[] {
-  if (endpoint.token === 'user') return [{ sessionCookie: [] }, { sessionToken: [] }];
+  if (endpoint.token !== 'none') return [{ sessionCookie: [] }, { sessionToken: [] }];
   if (endpoint.sessionEffect === 'connect' && identityMode === 'jwt') return [{ identityToken: [] }];
   return [];
 }
@@ -234,7 +234,7 @@ function catalogueOperations(ctx: Context, endpoint: EndpointSpec): Record<strin
   const okSchema = ref(answerName);
   const security = side === 'front' ? { security: frontSecurity(endpoint, ctx.options.identityMode) } : {};
   const tags = [words(endpoint.path)[0]!];
-  const sessionErrors = side === 'front' && (endpoint.token === 'user' || isConnect) ? { 401: problem('No connected session, or the upstream ended it (errorCode 3).') } : {};
+  const sessionErrors = side === 'front' && (endpoint.token !== 'none' || isConnect) ? { 401: problem('No connected session, or the upstream ended it (errorCode 3).') } : {};
   const frontErrors = side === 'front' ? { 403: problem('Refused origin, missing X-CSRF, or an action a browser may not store.') } : {};
   const extra = { 'x-upstream-endpoint': endpoint.path, 'x-effect': endpoint.effect };
 

@@ -3,7 +3,7 @@ import { fields, req, type FieldSet, type JsonSchema } from '../upstream/fields'
 
 /**
  * The service's own routes, beside the catalogue's upstream endpoints: the
- * session probe and the documents on `/api`, session revocation, cache purge
+ * session probe, the documents and the client's endpoint table on `/api`, session revocation, cache purge
  * and the document on `/internal`. Declared once as data, like the catalogue:
  * the routers validate with `fields`, the OpenAPI documents describe them.
  */
@@ -75,6 +75,33 @@ const operations: ServiceOperation[] = [
     summary: 'This document.',
     anonymous: true,
     response: openApiResponse,
+  },
+  {
+    side: 'front',
+    method: 'get',
+    path: 'endpoints.json',
+    operationId: 'endpointTable',
+    summary: "The typed client's runtime table: every /api endpoint of the catalogue in force (APM_CATALOGUE_FILE applied), with how to call it.",
+    anonymous: true,
+    response: {
+      type: 'object',
+      required: ['endpoints'],
+      properties: {
+        endpoints: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['path', 'get', 'idempotent', 'session'],
+            properties: {
+              path: { type: 'string', description: 'Path under /api/.' },
+              get: { type: 'boolean', description: 'Also answered on GET with query parameters.' },
+              idempotent: { type: 'boolean', description: 'Accepts an Idempotency-Key.' },
+              session: { type: 'boolean', description: 'Needs a connected session.' },
+            },
+          },
+        },
+      },
+    },
   },
   {
     side: 'back',

@@ -13,7 +13,7 @@ import { serviceOperation } from '../openapi/service-operations';
 import type { Logger } from '../observability/logger';
 import type { Sessions } from '../session/sessions';
 import type { BackendToken } from '../upstream/backend-token';
-import { backEndpoints, type EndpointSpec } from '../upstream/catalogue';
+import { builtInCatalogue, type Catalogue, type EndpointSpec } from '../upstream/catalogue';
 import { zodObjectFor } from '../upstream/fields';
 
 /** This build or deployment has no such feature (e.g. no response cache to purge). */
@@ -30,6 +30,8 @@ export interface InternalApiDeps {
   readonly backendToken: BackendToken;
   /** Replays repeats of an `Idempotency-Key` on the idempotent back-end mutations. */
   readonly idempotency?: Idempotency;
+  /** The catalogue in force (`settings.catalogue`); the built-in one by default. */
+  readonly catalogue?: Catalogue;
   /** Empties the response cache; returns how many entries were dropped. Absent: no cache, purge is 501. */
   readonly purgeCache?: () => Promise<number>;
 }
@@ -76,7 +78,8 @@ export function internalApiRouter(deps: InternalApiDeps): Router {
   const { settings, logger, sessions, backendToken } = deps;
   const router = express.Router({ caseSensitive: true, strict: true });
   const body = jsonBody();
-  const openApiText = JSON.stringify(buildOpenApiDocument('back'));
+  const catalogue = deps.catalogue ?? builtInCatalogue;
+  const openApiText = JSON.stringify(buildOpenApiDocument('back', { endpoints: catalogue.back }));
 
   function validated(endpoint: EndpointSpec): RequestHandler {
     return (req, res, next) => {
@@ -155,7 +158,7 @@ export function internalApiRouter(deps: InternalApiDeps): Router {
 
   // Resolution after the key check: an unknown path is 404, a wrong method 405.
   const routes = new Map<string, { method: 'GET' | 'POST'; chain: RequestHandler[] }>();
-  for (const endpoint of backEndpoints) {
+  for (const endpoint of catalogue.back) {
     routes.set(`/${endpoint.path}`, { method: 'POST', chain: [body, validated(endpoint), wrap(forward(endpoint))] });
   }
   routes.set('/sessions/revoke', { method: 'POST', chain: [body, validated(operationSchema('sessions/revoke')), wrap(revoke)] });

@@ -14,7 +14,8 @@ import { validateInput } from '../http/validation';
 import type { Logger } from '../observability/logger';
 import type { IdentitySource } from '../session/identity';
 import type { Sessions } from '../session/sessions';
-import { frontEndpoints, type EndpointSpec } from '../upstream/catalogue';
+import type { BackendToken } from '../upstream/backend-token';
+import { builtInCatalogue, type Catalogue, type EndpointSpec } from '../upstream/catalogue';
 import type { UpstreamAnswer, UpstreamClient } from '../upstream/client';
 import { opt, zodObjectFor } from '../upstream/fields';
 
@@ -36,6 +37,10 @@ export interface PublicApiDeps {
   readonly cache?: ResponseCache;
   readonly idempotency?: Idempotency;
   readonly rateLimits?: RateLimits;
+  /** The catalogue in force (`settings.catalogue`); the built-in one by default. */
+  readonly catalogue?: Catalogue;
+  /** Signs the front-end endpoints that a catalogue file exposed with the back-end token. */
+  readonly backendToken?: BackendToken;
   /** Extra GET routes under /api (e.g. the OpenAPI document). */
   readonly extraGetRoutes?: Readonly<Record<string, RequestHandler>>;
 }
@@ -45,12 +50,17 @@ export interface PublicApiDeps {
  * The `/api` routes, generated from the catalogue: one route per front-end
  * endpoint (POST, and GET for the reads), plus `GET /api/session`. Every
  * route is resolved first (unknown paths are 404 whatever else the request
- * holds), then guarded, rate-limited, parsed, validated, given its session,
- * and forwarded.
+ * holds), then guarded, rate-limited, given its session (401 without one
+ * where it needs one), then parsed, validated and forwarded.
  */
 export function publicApi(deps: PublicApiDeps): RequestHandler {
   const { settings, sessions, client, identity } = deps;
-  const connectRoute = `/api/${frontEndpoints.find((e) => e.sessionEffect === 'connect')!.path}`;
+  const catalogue = deps.catalogue ?? builtInCatalogue;
+  const signedWithBackendToken = catalogue.front.filter((e) => e.token === 'backend').map((e) => e.path);
+  if (signedWithBackendToken.length > 0 && !deps.backendToken) {
+    throw new Error(`publicApi: ${signedWithBackendToken.join(', ')} ${signedWithBackendToken.length > 1 ? 'are' : 'is'} signed with the back-end token, and no backendToken was given`);
+  }
+  const connectRoute = `/api/${catalogue.front.find((e) => e.sessionEffect === 'connect')!.path}`;
   const guard = browserGuard({ allowedOrigins: settings.allowedOrigins, idTokenRoute: settings.identity.mode === 'jwt' ? connectRoute : undefined });
   const body = jsonBody();
   const limits = deps.rateLimits ?? { perIp: passThrough, connect: passThrough, mutation: passThrough };
@@ -113,7 +123,8 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
       }
       const traceparent = traceparentOf(req.headers.traceparent);
       const exec = async (): Promise<HttpAnswer> => {
-        const upstream = await client.call({ endpoint, sub, body: input, requestId, ...(traceparent ? { traceparent } : {}) });
+        const call = { endpoint, body: input, requestId, ...(traceparent ? { traceparent } : {}) };
+        const upstream = endpoint.token === 'backend' ? await deps.backendToken!.call(call) : await client.call({ ...call, sub });
         res.locals.upstreamErrorCode = upstream.errorCode;
         guardLeak(upstream, userToken, endpoint.path);
         if (upstream.errorCode === 3 && endpoint.token === 'user') await endAfterRefusal(req, res);
@@ -143,8 +154,8 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
     };
   }
 
-  // Connect: identity from IDENTITY_MODE; the body may only add consent and language outside insecure-body.
-  const connectEndpoint = frontEndpoints.find((e) => e.sessionEffect === 'connect')!;
+  // Connect: identity from IDENTITY_MODE; outside insecure-body the body only adds consent, language and the fields a catalogue file added.
+  const connectEndpoint = catalogue.front.find((e) => e.sessionEffect === 'connect')!;
   const connectPublic: EndpointSpec = {
     ...connectEndpoint,
     schema: zodObjectFor({ ...connectEndpoint.fields, partnerClientId: opt(connectEndpoint.fields.partnerClientId!.spec) }),
@@ -166,9 +177,9 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
       );
     }
     const who = await identity.resolve(req, input);
+    // The identity is IDENTITY_MODE's alone; every other validated field (consent, language, and any a catalogue file added) goes on.
     const upstreamBody: Record<string, unknown> = { ...who };
-    if (input.dataConsentCode !== undefined) upstreamBody.dataConsentCode = input.dataConsentCode;
-    if (input.lang !== undefined) upstreamBody.lang = input.lang;
+    for (const [name, value] of Object.entries(input)) if (!IDENTITY_FIELDS.has(name) && value !== undefined) upstreamBody[name] = value;
     const traceparent = traceparentOf(req.headers.traceparent);
     const upstream = await client.call({
       endpoint: connectEndpoint,
@@ -203,24 +214,31 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
 
   // Resolution first: an unknown path is 404 before any guard or session is looked at.
   const routes = new Map<string, { methods: string[]; chain: (method: string) => RequestHandler[] }>();
-  for (const endpoint of frontEndpoints) {
+  for (const endpoint of catalogue.front) {
     const isConnect = endpoint.sessionEffect === 'connect';
     const schemaEndpoint = isConnect ? connectPublic : endpoint;
-    const needsSession = endpoint.token === 'user';
+    // A back-end endpoint a catalogue file exposed to browsers still needs a connected user.
+    const needsSession = endpoint.token === 'user' || endpoint.token === 'backend';
     const methods = endpoint.allowGet ? ['GET', 'HEAD', 'POST'] : ['POST'];
     routes.set(`/${endpoint.path}`, {
       methods,
+      // The session before the body: an anonymous caller gets 401 whatever it sent, and learns nothing of the schema.
       chain: (method) => [
+        ...(needsSession ? [sessions.reader, requireSession] : []),
         ...(method === 'POST' ? [body] : []),
         validated(schemaEndpoint),
         ...(isConnect ? [limits.connect, sessions.middleware] : []),
-        ...(needsSession ? [sessions.reader, requireSession] : []),
         ...(endpoint.effect === 'mutation' && needsSession ? [limits.mutation] : []),
         wrap(isConnect ? connect : forward(endpoint)),
       ],
     });
   }
   routes.set('/session', { methods: ['GET', 'HEAD'], chain: () => [sessions.reader, wrap(sessionInfo)] });
+  const endpointsText = JSON.stringify(clientEndpointTable(catalogue));
+  const endpointTable: AsyncHandler = async (req, res) => {
+    sendAnswer(req, res, { status: 200, body: endpointsText, contentType: JSON_TYPE, headers: { 'Cache-Control': 'no-cache' } });
+  };
+  routes.set('/endpoints.json', { methods: ['GET', 'HEAD'], chain: () => [wrap(endpointTable)] });
   for (const [path, handler] of Object.entries(deps.extraGetRoutes ?? {})) {
     routes.set(path, { methods: ['GET', 'HEAD'], chain: () => [handler] });
   }
@@ -263,6 +281,23 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
     const path = req.path;
     if (path === '/api' || path.startsWith('/api/')) runChain(front, req, res, next);
     else next();
+  };
+}
+
+/** Fields of the connect body that name the user; the identity source decides them. */
+const IDENTITY_FIELDS: ReadonlySet<string> = new Set(['partnerClientId', 'email', 'firstName', 'lastName']);
+
+/**
+ * The typed browser client's runtime table (`GET /api/endpoints.json`): every
+ * `/api` route of the catalogue in force, with how to call it.
+ */
+export interface ClientEndpointTable {
+  readonly endpoints: readonly { readonly path: string; readonly get: boolean; readonly idempotent: boolean; readonly session: boolean }[];
+}
+
+export function clientEndpointTable(catalogue: Catalogue): ClientEndpointTable {
+  return {
+    endpoints: catalogue.front.map((e) => ({ path: e.path, get: e.allowGet, idempotent: e.idempotent, session: e.token !== 'none' })),
   };
 }
 

@@ -42,8 +42,31 @@ export interface BackendTokenOptions {
   readonly metrics: Metrics;
   /** `APM_TIMEOUT_MS`: bounds how long a fetch may hold the lock. */
   readonly upstreamTimeoutMs: number;
+  /** How `auth/token`'s answer is read (`APM_BACKEND_TOKEN_*`); UPSTREAM.md's reading by default. */
+  readonly answer?: BackendTokenAnswerReading;
   /** Milliseconds since the epoch; tests inject their own clock. Default `Date.now`. */
   readonly now?: () => number;
+}
+
+export interface BackendTokenAnswerReading {
+  /** Path within `data` of the token. */
+  readonly tokenField: readonly string[];
+  /** Path within `data` of its life in seconds. */
+  readonly expiresInField: readonly string[];
+  /** Life assumed when the answer gives none. */
+  readonly defaultTtlSeconds: number;
+}
+
+const UPSTREAM_READING: BackendTokenAnswerReading = { tokenField: ['token'], expiresInField: ['expiresIn'], defaultTtlSeconds: 300 };
+
+/** The value at `path` within `data`, own properties only. */
+function valueAt(data: unknown, path: readonly string[]): unknown {
+  let value = data;
+  for (const name of path) {
+    if (typeof value !== 'object' || value === null || !Object.prototype.hasOwnProperty.call(value, name)) return undefined;
+    value = (value as Record<string, unknown>)[name];
+  }
+  return value;
 }
 
 /**
@@ -79,6 +102,7 @@ export function createBackendToken(options: BackendTokenOptions): BackendToken {
   // A waiter outlives an abandoned lock, then fetches itself; beyond that it gives up.
   const waitLimitMs = lockTtlMs + options.upstreamTimeoutMs + 1000;
   const authToken = endpoint('auth/token');
+  const reading = options.answer ?? UPSTREAM_READING;
 
   let current: TokenRecord | undefined;
   let inFlight: Promise<string> | undefined;
@@ -120,12 +144,20 @@ export function createBackendToken(options: BackendTokenOptions): BackendToken {
       metrics.backendTokenRenewals.inc({ outcome: 'refused' });
       throw new UpstreamFault(`Upstream refused auth/token (errorCode ${answer.errorCode})`, authToken.path, 200, answer.errorCode);
     }
-    const data = answer.envelope.data as { token?: unknown; expiresIn?: unknown } | undefined;
-    const token = data?.token;
-    const expiresIn = data?.expiresIn;
-    if (typeof token !== 'string' || token.length === 0 || typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) {
+    const token = valueAt(answer.envelope.data, reading.tokenField);
+    if (typeof token !== 'string' || token.length === 0) {
       metrics.backendTokenRenewals.inc({ outcome: 'unreadable' });
-      throw new UpstreamUnreadable('Upstream auth/token answer holds no token and expiresIn', authToken.path);
+      throw new UpstreamUnreadable(`Upstream auth/token answer holds no token at data.${reading.tokenField.join('.')} (APM_BACKEND_TOKEN_FIELD)`, authToken.path);
+    }
+    const given = valueAt(answer.envelope.data, reading.expiresInField);
+    const readable = typeof given === 'number' && Number.isFinite(given) && given > 0;
+    // A token without a stated life is still usable: an assumed life too long costs one errorCode 10, then a renewal.
+    const expiresIn = readable ? given : reading.defaultTtlSeconds;
+    if (!readable) {
+      logger.warn(
+        { requestId, assumedExpiresIn: expiresIn },
+        `upstream auth/token answer holds no life in seconds at data.${reading.expiresInField.join('.')} (APM_BACKEND_TOKEN_EXPIRES_IN_FIELD): assuming APM_BACKEND_TOKEN_DEFAULT_TTL_SECONDS`,
+      );
     }
     metrics.backendTokenRenewals.inc({ outcome: 'ok' });
     // Counted from before the call: the upstream's clock started no later than ours.

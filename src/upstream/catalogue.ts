@@ -44,8 +44,13 @@ export interface EndpointSpec {
   readonly summary: string;
 }
 
-type EntryInput = Omit<EndpointSpec, 'schema' | 'allowGet' | 'idempotent' | 'cache' | 'sessionEffect' | 'exposed' | 'servedData'> &
+export type EntryInput = Omit<EndpointSpec, 'schema' | 'allowGet' | 'idempotent' | 'cache' | 'sessionEffect' | 'exposed' | 'servedData'> &
   Partial<Pick<EndpointSpec, 'allowGet' | 'idempotent' | 'cache' | 'sessionEffect' | 'exposed' | 'servedData'>>;
+
+/** Builds an entry from its declaration: defaults filled, the validator compiled once. */
+export function defineEndpoint(input: EntryInput): EndpointSpec {
+  return entry(input);
+}
 
 function entry(input: EntryInput): EndpointSpec {
   return Object.freeze({
@@ -134,3 +139,29 @@ export function findEndpoint(path: string): EndpointSpec | undefined {
 
 export const frontEndpoints = catalogue.filter((e) => e.side === 'front');
 export const backEndpoints = catalogue.filter((e) => e.side === 'back' && e.exposed);
+
+/**
+ * A catalogue in force: the built-in table, or the built-in table with
+ * `APM_CATALOGUE_FILE` applied. Routes, validation, cache policy and the
+ * OpenAPI documents read the one the service was started with.
+ */
+export interface Catalogue {
+  readonly entries: readonly EndpointSpec[];
+  /** Exposed front-end endpoints: the `/api` routes. */
+  readonly front: readonly EndpointSpec[];
+  /** Exposed back-end endpoints: the `/internal` routes. */
+  readonly back: readonly EndpointSpec[];
+  find(path: string): EndpointSpec | undefined;
+}
+
+export function catalogueOf(entries: readonly EndpointSpec[]): Catalogue {
+  const index = new Map(entries.map((e) => [e.path, e]));
+  return Object.freeze({
+    entries,
+    front: entries.filter((e) => e.side === 'front' && e.exposed),
+    back: entries.filter((e) => e.side === 'back' && e.exposed),
+    find: (path: string) => index.get(path),
+  });
+}
+
+export const builtInCatalogue: Catalogue = catalogueOf(catalogue);

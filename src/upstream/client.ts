@@ -4,6 +4,7 @@ import {
   UpstreamAuthFailure,
   UpstreamCircuitOpen,
   UpstreamFault,
+  UpstreamMisread,
   UpstreamTimeout,
   UpstreamUnreachable,
   UpstreamUnreadable,
@@ -106,6 +107,10 @@ function parseEnvelope(text: string, endpoint: string): Envelope {
  * calls for. While the circuit is open a call throws `UpstreamCircuitOpen`
  * (503, `Retry-After`) before anything is signed or sent.
  *
+ * Below 500 the status is read exactly: a 2xx with errorCode 0 is success;
+ * errorCode 0 under another status, or any 404 (the upstream does not know
+ * the path), is `UpstreamMisread` (502), never a refusal blamed on the caller.
+ *
  * @example
  * const client = createUpstreamClient({ baseUrl, timeoutMs: 5000, maxSockets: 256, signer, logger, metrics });
  * const answer = await client.call({ endpoint: endpoint('partner/getprog'), sub: '', body: { lang: 'fr' }, requestId });
@@ -188,8 +193,12 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
         }
         throw new UpstreamFault(`Upstream ${path} answered HTTP ${raw.status}`, path, raw.status, code);
       }
+      if (raw.status === 404) throw misread(raw, path, input.requestId, logger, 'a path the upstream does not know: the catalogue (or APM_CATALOGUE_FILE) and the real API disagree');
       const envelope = parseEnvelope(raw.text, path);
       label = String(envelope.errorCode);
+      if (envelope.errorCode === 0 && (raw.status < 200 || raw.status > 299)) {
+        throw misread(raw, path, input.requestId, logger, 'success (errorCode 0) under a status that is not 2xx');
+      }
       if (credentialErrorCodes.has(envelope.errorCode)) {
         const context = { endpoint: path, upstreamErrorCode: envelope.errorCode, upstreamMessage: envelope.errorMsg, requestId: input.requestId };
         // An expired back-end token (10) is routine: the token layer renews it and retries.
@@ -223,6 +232,21 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   };
 }
 
+/**
+ * Below 500, only a 2xx with errorCode 0 is a success, and a 404 is never the
+ * caller's doing: logged loudly with the status, answered 502.
+ */
+function misread(raw: { status: number; text: string }, path: string, requestId: string, logger: Logger, what: string): UpstreamMisread {
+  let code: number | undefined;
+  try {
+    code = parseEnvelope(raw.text, path).errorCode;
+  } catch {
+    code = undefined;
+  }
+  logger.error({ endpoint: path, upstreamStatus: raw.status, upstreamErrorCode: code, requestId }, `upstream answered HTTP ${raw.status} to ${path}: ${what}`);
+  return new UpstreamMisread(`Upstream answered HTTP ${raw.status} to ${path} (${what})`, path, raw.status, code);
+}
+
 /** The call failed before anything was sent: the request could not be signed. */
 class NotSent extends Error {
   constructor(override readonly cause: unknown) {
@@ -243,7 +267,8 @@ function unsendable(cause: unknown, path: string): unknown {
 /** What a failed call says about the upstream's health (see the client's comment). */
 function verdictOf(err: unknown): CallVerdict {
   if (err instanceof UpstreamTimeout || err instanceof UpstreamUnreachable || err instanceof UpstreamUnreadable || err instanceof UpstreamFault) return 'failure';
-  if (err instanceof UpstreamAuthFailure) return 'success';
+  // Answered at once: the upstream is up, and the circuit would hide a precise 502 behind a vague 503.
+  if (err instanceof UpstreamAuthFailure || err instanceof UpstreamMisread) return 'success';
   return 'neutral';
 }
 
@@ -279,5 +304,6 @@ function errorOutcome(err: unknown): string {
   if (err instanceof UpstreamUnreachable) return 'unreachable';
   if (err instanceof UpstreamUnreadable) return 'unreadable';
   if (err instanceof UpstreamAuthFailure) return 'credentials';
+  if (err instanceof UpstreamMisread) return 'misread';
   return 'fault';
 }

@@ -53,6 +53,17 @@ describe('response cache: pure parts', () => {
     expect(cacheIdOf('ad/news', 'en', 'a}b{c|d')).toBe('{ad/news|en|u:a%7Db%7Bc%7Cd}');
   });
 
+  it('keys by the other fields a catalogue file may add, in name order, the language-only keys unchanged', () => {
+    expect(cacheIdOf('partner/getprog', 'fr', '', { lang: 'fr' })).toBe('{partner/getprog|fr}');
+    expect(cacheIdOf('partner/getprog', 'fr', '', { lang: 'fr', region: 'idf', country: 'FR', absent: undefined })).toBe(
+      '{partner/getprog|fr|f:country=%22FR%22&region=%22idf%22}',
+    );
+    expect(cacheIdOf('partner/getprog', 'fr', '', { country: 'FR' })).not.toBe(cacheIdOf('partner/getprog', 'fr', '', { country: 'BE' }));
+    expect(cacheIdOf('partner/getprog', 'fr', '', { n: 1 })).not.toBe(cacheIdOf('partner/getprog', 'fr', '', { n: '1' }));
+    // A field value cannot break out of the hash tag either.
+    expect(cacheIdOf('ad/news', 'en', 'u1', { tag: '}{|' })).toBe('{ad/news|en|f:tag=%22%7D%7B%7C%22|u:u1}');
+  });
+
   it('gives a strong ETag per body', () => {
     expect(etagOf('x')).toMatch(/^"[A-Za-z0-9_-]{43}"$/);
     expect(etagOf('x')).toBe(etagOf('x'));

@@ -56,7 +56,28 @@ interface EndpointEntry {
   readonly idempotent: boolean;
 }
 
-/** Every front-end endpoint of the service, by the client's name for it. */
+/**
+ * How the service in front of you serves its `/api` endpoints, as its
+ * `GET /api/endpoints.json` answers: the built-in catalogue with the
+ * deployment's `APM_CATALOGUE_FILE` applied (endpoints added, taken off, GET
+ * allowed or not). Load it with `fetchMilesEndpoints` or `loadMilesClient`.
+ */
+export interface MilesEndpointTable {
+  readonly endpoints: readonly MilesServedEndpoint[];
+}
+
+export interface MilesServedEndpoint {
+  /** Path under `/api/`. */
+  readonly path: string;
+  /** Also answered on `GET` with query parameters. */
+  readonly get: boolean;
+  /** Accepts an `Idempotency-Key`. */
+  readonly idempotent: boolean;
+  /** Needs a connected session. */
+  readonly session: boolean;
+}
+
+/** Every front-end endpoint of the built-in catalogue, by the client's name for it. */
 export const MILES_ENDPOINTS = Object.freeze({
   getProgram: { path: 'partner/getprog', get: true, idempotent: false },
   initialCheckStore: { path: 'partner/initialcheckstore', get: true, idempotent: false },
@@ -194,6 +215,13 @@ export interface MilesClientOptions {
   readonly token?: string;
   /** Called when the token transport's token changes (connect, logout, session ended), to persist it. */
   readonly onTokenChange?: (token: string | undefined) => void;
+  /**
+   * The service's own endpoint table (`fetchMilesEndpoints`). With it, calls follow the deployment:
+   * an endpoint it does not serve is refused before any request, GET and `Idempotency-Key` are used
+   * as it says, and `request` reaches the endpoints its catalogue file added. Without it, the
+   * built-in table (`MILES_ENDPOINTS`) applies.
+   */
+  readonly endpoints?: MilesEndpointTable;
 }
 
 export interface CallOptions {
@@ -233,6 +261,11 @@ export interface MilesClient {
   ads(kind: AdKind, lang?: string, options?: CallOptions): Promise<MilesOk<AdsData>>;
   /** Whether a session is connected, and whose. */
   session(options?: CallOptions): Promise<MilesOk<SessionInfo>>;
+  /**
+   * Any `/api` endpoint by path, including those a deployment's catalogue file added (see
+   * `MilesClientOptions.endpoints`); the answer's `data` is untyped.
+   */
+  request(path: string, params?: Record<string, unknown>, options?: IdempotentOptions): Promise<MilesOk<unknown>>;
   /** Any endpoint of the table by name: what every method above is built on. */
   call<N extends MilesEndpointName>(
     name: N,
@@ -285,12 +318,64 @@ function defined(params: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export function createMilesClient(options: MilesClientOptions = {}): MilesClient {
-  const base = `${(options.baseUrl ?? '').replace(/\/+$/, '')}/api/`;
-  const transport: SessionTransport = options.transport ?? 'cookie';
-  const fetchImpl: FetchLike | undefined = options.fetch ?? (typeof globalThis.fetch === 'function' ? globalThis.fetch.bind(globalThis) : undefined);
+function baseOf(baseUrl: string | undefined): string {
+  return `${(baseUrl ?? '').replace(/\/+$/, '')}/api/`;
+}
+
+function fetchOf(options: { readonly fetch?: FetchLike }): FetchLike {
+  const fetchImpl = options.fetch ?? (typeof globalThis.fetch === 'function' ? globalThis.fetch.bind(globalThis) : undefined);
   if (!fetchImpl) throw new TypeError('createMilesClient: no fetch available; pass options.fetch.');
-  const doFetch: FetchLike = fetchImpl;
+  return fetchImpl;
+}
+
+function isEndpointTable(value: unknown): value is MilesEndpointTable {
+  return (
+    isRecord(value) &&
+    Array.isArray(value.endpoints) &&
+    value.endpoints.every((e) => isRecord(e) && typeof e.path === 'string' && typeof e.get === 'boolean' && typeof e.idempotent === 'boolean' && typeof e.session === 'boolean')
+  );
+}
+
+/** The service's endpoint table, from its `GET /api/endpoints.json`. */
+export async function fetchMilesEndpoints(options: Pick<MilesClientOptions, 'baseUrl' | 'fetch'> & CallOptions = {}): Promise<MilesEndpointTable> {
+  const url = `${baseOf(options.baseUrl)}endpoints.json`;
+  const context = { endpoint: 'endpoints.json', requestId: undefined, idempotencyKey: undefined };
+  let res: Response;
+  let json: unknown;
+  try {
+    res = await fetchOf(options)(url, { method: 'GET', headers: { Accept: JSON_CONTENT_TYPE }, credentials: 'omit', ...(options.signal ? { signal: options.signal } : {}) });
+    json = await res.json().catch(() => undefined);
+  } catch (cause) {
+    throw new MilesNetworkError(cause, options.signal?.aborted === true, { ...context, status: 0 });
+  }
+  if (!res.ok || !isEndpointTable(json)) {
+    const problem = isProblem(json) ? json : { type: 'about:blank', title: res.statusText || `HTTP ${res.status}`, status: res.status, detail: 'The answer is not an endpoint table.' };
+    throw new MilesProblemError(problem, retryAfterOf(res.headers), { ...context, status: res.status, requestId: res.headers.get('X-Request-Id') ?? undefined });
+  }
+  return json;
+}
+
+/** A client that follows the service's own endpoint table, fetched first. */
+export async function loadMilesClient(options: MilesClientOptions = {}): Promise<MilesClient> {
+  const endpoints = options.endpoints ?? (await fetchMilesEndpoints(options));
+  return createMilesClient({ ...options, endpoints });
+}
+
+export function createMilesClient(options: MilesClientOptions = {}): MilesClient {
+  const base = baseOf(options.baseUrl);
+  const transport: SessionTransport = options.transport ?? 'cookie';
+  const doFetch: FetchLike = fetchOf(options);
+  // Where each path is served and how: the service's own table when given, else the built-in one.
+  const served = new Map<string, EndpointEntry>(
+    options.endpoints
+      ? options.endpoints.endpoints.map((e) => [e.path, { path: e.path, get: e.get, idempotent: e.idempotent }])
+      : Object.values(MILES_ENDPOINTS).map((e) => [e.path, e]),
+  );
+  function servedEntry(path: string): EndpointEntry {
+    const entry = served.get(path);
+    if (!entry) throw new TypeError(`${path} is not served by this service (it is not in its endpoint table).`);
+    return entry;
+  }
   let token = transport === 'token' ? options.token : undefined;
 
   function setToken(next: string | undefined): void {
@@ -384,7 +469,7 @@ export function createMilesClient(options: MilesClientOptions = {}): MilesClient
     params: MilesEndpointTypes[N]['params'],
     callOptions: IdempotentOptions & ConnectOptions = {},
   ): Promise<MilesOk<MilesEndpointTypes[N]['data']>> {
-    const entry: EndpointEntry = MILES_ENDPOINTS[name];
+    const entry = servedEntry(MILES_ENDPOINTS[name].path);
     const isConnect = name === 'connect';
     const headers: Record<string, string> = {};
     if (isConnect && transport === 'token') headers['X-Session-Transport'] = 'token';
@@ -426,8 +511,30 @@ export function createMilesClient(options: MilesClientOptions = {}): MilesClient
     };
   }
 
+  async function request(path: string, params: Record<string, unknown> = {}, callOptions: IdempotentOptions = {}): Promise<MilesOk<unknown>> {
+    const named = (Object.keys(MILES_ENDPOINTS) as MilesEndpointName[]).find((n) => MILES_ENDPOINTS[n].path === path);
+    // The typed paths keep their own handling (connect's transport, logout forgetting the token).
+    if (named) return call(named, params as never, callOptions);
+    const entry = servedEntry(path);
+    let idempotencyKey: string | undefined;
+    if (callOptions.idempotencyKey !== undefined) {
+      if (!entry.idempotent) throw new TypeError(`${entry.path} takes no Idempotency-Key.`);
+      idempotencyKey = callOptions.idempotencyKey === true ? newIdempotencyKey() : callOptions.idempotencyKey;
+    }
+    const answer = await send({
+      endpoint: entry.path,
+      method: entry.get ? 'GET' : 'POST',
+      params,
+      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+      ...(callOptions.signal ? { signal: callOptions.signal } : {}),
+    });
+    const envelope = answer.body as { errorMsg: string; data?: unknown };
+    return { ok: true, data: envelope.data ?? {}, errorMsg: envelope.errorMsg, status: answer.status, requestId: answer.requestId, ...(idempotencyKey !== undefined ? { idempotencyKey } : {}) };
+  }
+
   return {
     call,
+    request,
     get token() {
       return token;
     },
