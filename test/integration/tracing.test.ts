@@ -82,6 +82,8 @@ const newTraceparent = (): { traceId: string; parentId: string; header: string }
   return { traceId, parentId, header: `00-${traceId}-${parentId}-01` };
 };
 
+const INTERNAL_KEY = 'internal-key-for-tracing-0123456789';
+
 const byName = (spans: readonly ReceivedSpan[], name: string): ReceivedSpan | undefined => spans.find((s) => s.name === name);
 const serverSpan = (spans: readonly ReceivedSpan[]): ReceivedSpan | undefined => spans.find((s) => s.kind === SPAN_KIND.server);
 
@@ -100,6 +102,7 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_BSP_SCHEDULE_DELAY: '50',
       OTEL_SERVICE_NAME: 'miles-bff-under-test',
+      INTERNAL_API_KEYS: `ops:${INTERNAL_KEY}`,
     });
   }, 300_000);
 
@@ -193,6 +196,30 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     const sessionId = decodeURIComponent(sessionCookie).replace(/^s:/, '').split('.')[0]!;
     expect(sessionId.length).toBeGreaterThan(16);
     expect(exported).not.toContain(sessionId);
+  });
+
+  it('traces an internal call and the back-end token it needs, without the key or the token', async () => {
+    const inbound = newTraceparent();
+    const internal = service.lines.find((l) => typeof l.internal === 'string')!.internal as string;
+    const partnerClientId = `trace-${hex(4)}`;
+    await new ApiClient(service.api.baseUrl).connect(partnerClientId);
+    const res = await fetch(`${internal}/internal/user/info`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${INTERNAL_KEY}`, 'Content-Type': 'application/json', traceparent: inbound.header },
+      body: JSON.stringify({ partnerClientId }),
+    });
+    expect(res.status).toBe(200);
+    const spans = await receiver.trace(inbound.traceId, (s) => Boolean(serverSpan(s) && byName(s, 'POST user/info')));
+    const server = serverSpan(spans)!;
+    expect(server.name).toBe('POST /internal/user/info');
+    expect(server.parentSpanId).toBe(inbound.parentId);
+    const upstream = byName(spans, 'POST user/info')!;
+    expect(upstream.attributes).toMatchObject({ 'miles.upstream.signed_with': 'backend', 'miles.upstream.error_code': 0 });
+    const backendToken = sandbox.calls.filter((c) => c.path === 'user/info').at(-1)!.sub;
+    expect(backendToken.length).toBeGreaterThan(8);
+    const exported = receiver.bodies.join('\n');
+    expect(exported).not.toContain(backendToken);
+    expect(exported).not.toContain(INTERNAL_KEY);
   });
 
   it('records an upstream fault on the upstream call’s span as an error with its code', async () => {
