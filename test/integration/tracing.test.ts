@@ -222,6 +222,23 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     expect(exported).not.toContain(INTERNAL_KEY);
   });
 
+  it('redacts credentials a caller put in the query string, and names an unknown path by method alone', async () => {
+    const inbound = newTraceparent();
+    const secret = `query-secret-${hex(8)}`;
+    const res = await service.api.get(`/api/partner/getprog?lang=fr&token=${secret}&code=${secret}`, { headers: { traceparent: inbound.header } });
+    expect(res.status).toBe(400);
+    const spans = await receiver.trace(inbound.traceId, (s) => Boolean(serverSpan(s)));
+    expect(serverSpan(spans)!.attributes['url.query']).toMatch(/^lang=fr&token=REDACTED&code=REDACTED$/);
+    expect(receiver.bodies.join('\n')).not.toContain(secret);
+
+    const unknown = newTraceparent();
+    const raw = `/api/no-such-${hex(4)}`;
+    expect((await service.api.get(raw, { headers: { traceparent: unknown.header } })).status).toBe(404);
+    const unknownSpans = await receiver.trace(unknown.traceId, (s) => Boolean(serverSpan(s)));
+    expect(serverSpan(unknownSpans)!.name).toBe('GET');
+    expect(serverSpan(unknownSpans)!.attributes['http.route']).toBeUndefined();
+  });
+
   it('records an upstream fault on the upstream call’s span as an error with its code', async () => {
     sandbox.injectFault({ path: 'partner/getprog', kind: 'status', status: 503, times: 2 });
     const inbound = newTraceparent();
