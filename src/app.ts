@@ -14,6 +14,7 @@ import { requestId } from './http/request-id';
 import { createLifecycle, type Lifecycle } from './lifecycle';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
+import { untraced } from './observability/tracing';
 import { buildOpenApiDocument } from './openapi/document';
 import type { KeyValueStore } from './redis/key-value-store';
 import { createMemoryStore } from './redis/memory-store';
@@ -55,6 +56,11 @@ export interface MilesApp {
 export interface CreateAppOptions {
   /** Where log lines go (tests read them back); stdout by default. */
   readonly logDestination?: import('pino').DestinationStream;
+  /**
+   * The process exports traces (server.ts started the OpenTelemetry SDK): log lines carry the
+   * trace ids and each upstream call gets a span. Off by default, at no cost.
+   */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -63,7 +69,8 @@ export interface CreateAppOptions {
  * tests can run several instances in one process.
  */
 export async function createApp(settings: Settings, options: CreateAppOptions = {}): Promise<MilesApp> {
-  const logger = createLogger({ level: settings.logLevel, ...(options.logDestination ? { destination: options.logDestination } : {}) });
+  const tracing = options.tracing ?? false;
+  const logger = createLogger({ level: settings.logLevel, traceFields: tracing, ...(options.logDestination ? { destination: options.logDestination } : {}) });
   const metrics = createMetrics();
   const lifecycle = createLifecycle();
 
@@ -93,7 +100,8 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
 
   let store: KeyValueStore;
   if (settings.redis.connection) {
-    store = await createRedisStore({ connection: settings.redis.connection, commandTimeoutMs: settings.redis.commandTimeoutMs, logger });
+    const connection = settings.redis.connection;
+    store = await untraced(() => createRedisStore({ connection, commandTimeoutMs: settings.redis.commandTimeoutMs, logger }));
   } else {
     store = createMemoryStore();
     logger.warn('NO REDIS_URL: sessions, cache and limits live in this process only (bounded, lost on restart, not shared by replicas).');
@@ -121,6 +129,7 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
     logger,
     metrics,
     circuitBreaker: settings.circuitBreaker,
+    traced: tracing,
   });
   const sessions = createSessions({ settings, store, metrics, secrets });
   const backendToken = createBackendToken({

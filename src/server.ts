@@ -1,6 +1,5 @@
-import { createApp } from './app';
 import { loadSettings, SettingsError } from './config/load';
-import { listenService } from './listen';
+import { tracingRequested } from './observability/tracing';
 import { tuneHeapGrowth } from './process/heap-growth';
 
 // First thing: the collections' pace applies to every allocation after it.
@@ -21,7 +20,12 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const app = await createApp(settings);
+  // Before the app's modules load: the instrumentations hook `node:http` and `redis` as they are
+  // required. Without OTEL_EXPORTER_OTLP_ENDPOINT the SDK is not even loaded.
+  const tracing = tracingRequested(process.env) ? (await import('./observability/tracing-sdk')).startTracingSdk(process.env) : undefined;
+  const { createApp } = await import('./app');
+  const { listenService } = await import('./listen');
+  const app = await createApp(settings, { tracing: tracing !== undefined });
   const running = await listenService(app);
   app.logger.info(
     { public: running.publicUrl, internal: running.internalUrl, upstream: settings.upstream.kind, identity: settings.identity.mode },
@@ -35,6 +39,8 @@ async function main(): Promise<void> {
     app.logger.info({ signal }, 'draining: readiness off, finishing in-flight requests');
     running
       .stop()
+      // The spans of the last requests, still in the exporter's batch.
+      .then(() => tracing?.shutdown().catch((err: unknown) => app.logger.warn({ err }, 'some spans could not be exported before stopping')))
       .then(() => {
         app.logger.info('stopped');
         app.logger.flush?.();

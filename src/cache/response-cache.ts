@@ -6,6 +6,7 @@ import { UpstreamError } from '../errors';
 import { JSON_TYPE, type HttpAnswer } from '../http/answer';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
+import { recordCacheResult } from '../observability/tracing';
 import type { KeyValueStore } from '../redis/key-value-store';
 import type { CachePolicy, EndpointSpec } from '../upstream/catalogue';
 
@@ -166,6 +167,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
 
   function count(target: Target, result: 'hit' | 'miss' | 'stale' | 'refresh' | 'error-stale' | 'bypass'): void {
     metrics.cacheResults.inc({ endpoint: target.endpoint, result });
+    if (result !== 'refresh') recordCacheResult(target.endpoint, result);
   }
 
   function stepAside(err: unknown): void {

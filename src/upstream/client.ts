@@ -11,6 +11,7 @@ import {
 } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
+import { tracedUpstreamCalls } from './call-span';
 import type { EndpointSpec } from './catalogue';
 import { createCircuitBreaker, type CallVerdict, type CircuitBreaker, type CircuitState } from './circuit-breaker';
 import { createHttpTransport, TransportError } from './http-transport';
@@ -56,6 +57,8 @@ export interface UpstreamClientOptions {
    * not enabled.
    */
   readonly circuitBreaker?: CircuitBreakerSettings;
+  /** A span per call (call-span.ts), when the process exports traces. */
+  readonly traced?: boolean;
 }
 
 export interface CircuitBreakerSettings {
@@ -225,7 +228,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   }
 
   return {
-    call,
+    call: options.traced ? tracedUpstreamCalls(call, options.baseUrl) : call,
     close() {
       transport.close();
     },
