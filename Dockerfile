@@ -5,9 +5,10 @@
 # No secret is baked in: every secret comes from the environment (or a
 # <NAME>_FILE mount) at run time; see k8s/README.md.
 
-# Pinned to an exact Node 20 release so that a rebuild gives the same runtime;
-# bump it (both stages) with each Node security release.
-FROM node:20.20.2-bookworm-slim AS build
+# Pinned to an exact Node 24 (LTS) release so that a rebuild gives the same runtime, and
+# the same release as the `node` dev dependency the tests run on; bump them together
+# (docs/operations.md, "Bump Node").
+FROM node:24.21.0-bookworm-slim AS build
 WORKDIR /app
 # The lockfile first, as its own layer: a source-only change reuses it. The
 # client's package.json belongs with it: the lockfile names that workspace.
@@ -20,7 +21,7 @@ COPY packages/client/src ./packages/client/src
 COPY src ./src
 RUN npm run build
 
-FROM node:20.20.2-bookworm-slim AS runtime
+FROM node:24.21.0-bookworm-slim AS runtime
 ENV NODE_ENV=production
 # V8 sizes its old space from the host's memory, not the pod's limit: unbounded, promoted
 # garbage grows the heap to ~230 MB under load before a full collection, where the live heap
@@ -43,9 +44,9 @@ USER 1000:1000
 EXPOSE 3000 9091
 # The slim image has no curl: ask node itself. Follows INTERNAL_PORT when it is
 # changed. Kubernetes ignores this and uses the probes of k8s/base/deployment.yaml.
-# (No --start-period: dockerfilelint 1.8 misreads hyphenated options; with a
-# 30 s interval the first check comes long after the listeners are up.)
-HEALTHCHECK --interval=30s --timeout=3s --retries=3 \
+# During the start period a failed check does not count: a start that reads
+# secrets and reaches Redis is not reported unhealthy.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "require('http').get('http://127.0.0.1:'+(process.env.INTERNAL_PORT||9091)+'/healthz',{timeout:2000},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
 # The go-live check ships in the same image, run with the deployment's own
 # settings (README "Going live"):

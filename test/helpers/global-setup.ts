@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
+import { requireImageNodeMajor } from './node-version';
 
 /**
  * Finds the Redis the tests run against: REDIS_URL when set, else the local
@@ -36,6 +37,7 @@ export async function freePort(): Promise<number> {
 }
 
 export default async function globalSetup(): Promise<void> {
+  requireImageNodeMajor();
   const candidates = [process.env.REDIS_URL, 'redis://127.0.0.1:6379'].filter((u): u is string => Boolean(u));
   for (const url of candidates) {
     if (await answers(url)) {

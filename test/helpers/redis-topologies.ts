@@ -86,7 +86,7 @@ export function requireRedisBinaries(): void {
   const missing = ['redis-server', 'redis-cli'].filter((b) => !has(b));
   if (missing.length) {
     throw new Error(
-      `The topology suites start real Redis clusters and sentinels: ${missing.join(' and ')} not found on PATH. Install them (apt-get install redis-server redis-tools); .ci/run does.`,
+      `The topology suites start real Redis clusters and sentinels: ${missing.join(' and ')} not found on PATH. Install them (apt-get install redis-server redis-tools); npm test's pretest step does.`,
     );
   }
 }

@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix, resolve } from 'node:path';
+import { load } from 'js-yaml';
 import { settingsByName, settingsTable } from '../../src/config/settings-table';
 
 const ROOT = resolve(__dirname, '../..');
@@ -78,7 +79,7 @@ function jsonForm(args: string): string[] {
 const dockerfile = read('Dockerfile');
 const stages = parseDockerfile(dockerfile);
 const final = stages.at(-1) as Stage;
-const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>; engines: { node: string } };
 const defaultOf = (name: string): string => settingsByName.get(name)?.default ?? '';
 const PORT = defaultOf('PORT');
 const INTERNAL_PORT = defaultOf('INTERNAL_PORT');
@@ -115,9 +116,11 @@ describe('Dockerfile', () => {
     expect(stages[0]?.name).toBe('build');
   });
 
-  it('builds every stage from the same Node 20 image, pinned to a full version', () => {
+  it('builds every stage from the same Node image of the LTS major in engines, pinned to a full version', () => {
+    const major = /^>=(\d+)\./.exec(pkg.engines.node)?.[1];
+    expect(major).toBe('24');
     for (const stage of stages) {
-      expect(stage.image).toMatch(/^node:20\.\d+\.\d+-[a-z]+(-slim)?$/);
+      expect(stage.image).toMatch(new RegExp(`^node:${major}\\.\\d+\\.\\d+-[a-z]+(-slim)?$`));
       expect(stage.image).not.toMatch(/latest/);
     }
     expect(new Set(stages.map((s) => s.image)).size).toBe(1);
@@ -208,9 +211,13 @@ describe('Dockerfile', () => {
     expect(exposed.sort()).toEqual([PORT, INTERNAL_PORT].sort());
   });
 
-  it('checks health with node against 127.0.0.1 on INTERNAL_PORT /healthz', () => {
+  it('checks health with node against 127.0.0.1 on INTERNAL_PORT /healthz, after a start period', () => {
     const checks = all(final, 'HEALTHCHECK');
     expect(checks).toHaveLength(1);
+    const options = flagsOf((checks[0] as Instruction).args.replace(/\s+CMD\s.*$/, ''));
+    expect([...options.keys()].sort()).toEqual(['interval', 'retries', 'start-period', 'timeout']);
+    for (const key of ['interval', 'timeout', 'start-period']) expect([key, options.get(key)]).toEqual([key, expect.stringMatching(/^\d+s$/)]);
+    expect(Number(options.get('retries'))).toBeGreaterThanOrEqual(1);
     const cmd = (checks[0] as Instruction).args.replace(/^(--\S+\s+)*CMD\s+/, '');
     const argv = jsonForm(cmd);
     expect(argv[0]).toBe('node');
@@ -248,6 +255,17 @@ describe('Dockerfile', () => {
     expect(cmds).toHaveLength(1);
     expect(all(final, 'ENTRYPOINT')).toEqual([]);
     expect(jsonForm((cmds[0] as Instruction).args)).toEqual(words(pkg.scripts.start ?? ''));
+  });
+});
+
+describe('dockerfilelint', () => {
+  it('finds no issue, with only the rule its HEALTHCHECK parser gets wrong turned off', () => {
+    const lint = spawnSync('npx', ['--no-install', 'dockerfilelint', '-o', 'json', 'Dockerfile'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const report = JSON.parse(lint.stdout) as { totalIssues: number; files: { issues: unknown[] }[] };
+    expect(report.files[0]?.issues).toEqual([]);
+    expect(report.totalIssues).toBe(0);
+    expect(lint.status).toBe(0);
+    expect(load(read('.dockerfilelintrc'))).toEqual({ rules: { invalid_format: 'off' } });
   });
 });
 

@@ -34,7 +34,10 @@ describe('heap growth of a bounded heap', () => {
     };
     const tuned = churn(true);
     const untuned = churn(false);
-    expect(tuned.fullGcs).toBeLessThan(untuned.fullGcs);
+    // On Node 20 the tuning took this churn from 17 full collections to 10. Node 24's V8 already
+    // grows a 128 MB heap that way (10 either way): the tuning must keep that rate and never add to it.
+    expect(tuned.fullGcs).toBeLessThanOrEqual(untuned.fullGcs);
+    expect(tuned.fullGcs).toBeLessThanOrEqual(12);
     expect(tuned.maxHeapMb).toBeLessThan(128);
   }, 120_000);
 });

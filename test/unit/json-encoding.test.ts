@@ -140,7 +140,7 @@ describe('encodeJson php: properties', () => {
 
 // Differential check against a real PHP (the upstream's language): whatever we
 // send, an upstream that decodes and re-encodes it gets the same bytes back.
-// PHP's CLI is a test prerequisite like Redis and Chromium (.ci/run installs php-cli).
+// PHP's CLI is a test prerequisite like Redis and Chromium (npm test's pretest step installs php-cli).
 const php = spawnSync('php', ['--version'], { encoding: 'utf8' });
 
 describe('encodeJson php: against the local php binary', () => {
