@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   const { createApp } = await import('./app');
   const { listenService } = await import('./listen');
   const app = await createApp(settings, { tracing: tracing !== undefined });
+  for (const warning of settings.warnings) app.logger.warn({ setting: warning.slice(0, warning.indexOf(':')) }, warning);
   const running = await listenService(app);
   app.logger.info(
     { public: running.publicUrl, internal: running.internalUrl, upstream: settings.upstream.kind, identity: settings.identity.mode },

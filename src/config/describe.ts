@@ -69,6 +69,9 @@ export function renderConfigurationDoc(): string {
     'per problem, naming the setting. Secrets may come from a file instead: set `<NAME>_FILE` to its',
     'path (a mounted Kubernetes Secret). `NODE_ENV=production` refuses the development conveniences',
     '(embedded sandbox, in-process stores, `insecure-body` identity, insecure cookies, short secrets).',
+    'A variable one or two typos away from a setting (`REDIS_URLL`) is refused, naming the setting',
+    'meant; any other name that only shares a prefix with the settings (a platform\'s `REDIS_TLS_URL`,',
+    'a Kubernetes service link\'s `REDIS_PORT`) is ignored with a warning in the log.',
     '',
     'This page is generated from `src/config/settings-table.ts` (`npm run docs:config`).',
   ];

@@ -27,10 +27,22 @@ const FIELD_PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 const TRUE = new Set(['true', '1', 'yes', 'on']);
 const FALSE = new Set(['false', '0', 'no', 'off']);
 
+/** The prefixes of our settings; an environment shared with a platform has other names in them. */
+const OUR_NAMESPACES = /^(APM|SESSION|COOKIE|IDENTITY|CACHE|RATE_LIMIT|REDIS|TOKEN|INTERNAL|IDEMPOTENCY|CIRCUIT_BREAKER)_/;
+
+/** The setting `name` misspells: the nearest of ours, at most two edits away. */
+function typoOf(name: string): string | undefined {
+  let best: { name: string; edits: number } | undefined;
+  for (const s of settingsTable) {
+    const edits = distance(s.name, name);
+    if (s.name !== name && edits <= 2 && (!best || edits < best.edits)) best = { name: s.name, edits };
+  }
+  return best?.name;
+}
+
 function suggest(name: string): string {
-  // A typo of a known setting is the usual cause of an unknown one.
-  const known = settingsTable.map((s) => s.name);
-  const close = known.find((k) => k !== name && (k.startsWith(name) || name.startsWith(k) || distance(k, name) <= 2));
+  // A typo of a known setting is the usual cause of an unknown one; else a name it starts like.
+  const close = typoOf(name) ?? settingsTable.map((s) => s.name).find((k) => k !== name && (k.startsWith(name) || name.startsWith(k)));
   return close ? ` Did you mean ${close}?` : '';
 }
 
@@ -40,6 +52,8 @@ function distance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i += 1) {
     for (let j = 1; j <= b.length; j += 1) {
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      // Two letters swapped (TSL for TLS) count as one edit, as a typist makes them.
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
     }
   }
   return d[a.length]![b.length]!;
@@ -125,13 +139,16 @@ export function loadSettings(env: Environment = process.env): Settings {
     const text = readRaw(def, env, problems);
     raw.set(def.name, text === undefined ? undefined : parseValue(def, text, problems));
   }
+  const warnings: string[] = [];
   for (const key of Object.keys(env)) {
-    if (/^(APM|SESSION|COOKIE|IDENTITY|CACHE|RATE_LIMIT|REDIS|TOKEN|INTERNAL|IDEMPOTENCY|CIRCUIT_BREAKER)_/.test(key)) {
-      const base = key.endsWith('_FILE') ? key.slice(0, -5) : key;
-      if (!settingsTable.some((s) => s.name === base || s.name === key)) {
-        problems.push(`${key}: unknown setting.${suggest(base)}`);
-      }
-    }
+    if (!OUR_NAMESPACES.test(key)) continue;
+    const base = key.endsWith('_FILE') ? key.slice(0, -5) : key;
+    if (settingsTable.some((s) => s.name === base || s.name === key)) continue;
+    // A name a typo or two away from ours was meant for this service: refusing names the fix.
+    // Any other name in these namespaces belongs to someone else sharing the environment (a
+    // platform's REDIS_TLS_URL, Kubernetes' service links): ignored, with a line in the log.
+    if (typoOf(base)) problems.push(`${key}: unknown setting.${suggest(base)}`);
+    else warnings.push(`${key}: not a setting of this service (it only shares a prefix with them); ignored.`);
   }
 
   const get = <T extends RawValue>(name: string): T => raw.get(name) as T;
@@ -250,6 +267,7 @@ export function loadSettings(env: Environment = process.env): Settings {
 
   const cookieBase = get<string>('SESSION_COOKIE_NAME');
   return {
+    warnings,
     nodeEnv: get<string>('NODE_ENV'),
     production,
     port,

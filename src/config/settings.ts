@@ -55,6 +55,8 @@ export interface RedisConnectionSettings {
 }
 
 export interface Settings {
+  /** What the loader noticed without refusing (names in our namespaces that are not ours), for the log. */
+  readonly warnings: readonly string[];
   readonly nodeEnv: string;
   readonly production: boolean;
   readonly port: number;

@@ -77,6 +77,28 @@ describe('settings', () => {
     expect(problems[0]).toMatch(/^SESSION_TTL_SECOND: unknown setting\. Did you mean SESSION_TTL_SECONDS\?/);
   });
 
+  it('warns about, and starts with, a name that only shares our prefix (a platform\'s REDIS_TLS_URL, a service link)', () => {
+    const env = { ...LIVE, REDIS_TLS_URL: 'rediss://platform.example.com:6380', REDIS_PORT: 'tcp://10.0.0.7:6379', SESSION_AFFINITY: 'ClientIP' };
+    expect(problemsOf(env)).toEqual([]);
+    const s = loadSettings(env);
+    expect(s.warnings).toEqual([
+      'REDIS_TLS_URL: not a setting of this service (it only shares a prefix with them); ignored.',
+      'REDIS_PORT: not a setting of this service (it only shares a prefix with them); ignored.',
+      'SESSION_AFFINITY: not a setting of this service (it only shares a prefix with them); ignored.',
+    ]);
+    expect(loadSettings(LIVE).warnings).toEqual([]);
+  });
+
+  it.each([
+    ['REDIS_URLL', 'REDIS_URL'],
+    ['REDIS_TSL', 'REDIS_TLS'],
+    ['COOKIE_SAMESIT', 'COOKIE_SAMESITE'],
+    ['APM_PARTNER_SECRT_FILE', 'APM_PARTNER_SECRET'],
+  ])('still refuses %s, a misspelling of ours, naming %s', (typo, meant) => {
+    const problems = problemsOf({ ...LIVE, [typo]: 'x' });
+    expect(problems).toEqual([`${typo}: unknown setting. Did you mean ${meant}?`]);
+  });
+
   it('reads secrets from _FILE variants, and refuses both at once', () => {
     const dir = mkdtempSync(join(tmpdir(), 'settings-'));
     const file = join(dir, 'secret');
