@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
+import { methodLabel } from '../observability/metric-labels';
 
 /**
  * One log line and one histogram sample per answered request. The line holds
@@ -16,7 +17,7 @@ export function accessLog(listener: 'public' | 'internal', logger: Logger, metri
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (res.locals.route as string | undefined) ?? 'unmatched';
-      metrics.httpRequestDuration.observe({ listener, route, method: req.method, status: String(res.statusCode) }, seconds);
+      metrics.httpRequestDuration.observe({ listener, route, method: methodLabel(req.method), status: String(res.statusCode) }, seconds);
       if (route === '/healthz' || route === '/readyz' || route === '/metrics') return;
       const line: Record<string, unknown> = {
         requestId: res.locals.requestId,

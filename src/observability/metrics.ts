@@ -15,14 +15,15 @@ export interface Metrics {
   readonly backendTokenRenewals: Counter<'outcome'>;
   readonly rateLimitRefusals: Counter<'limit'>;
   readonly idempotency: Counter<'result'>;
-  /** The upstream circuit breaker: 0 closed, 1 half-open, 2 open. */
-  readonly upstreamCircuitState: Gauge;
+  /** The upstream circuit breaker: 1 for the `state` it is in, 0 for the others. */
+  readonly upstreamCircuitState: Gauge<'state'>;
   readonly upstreamCircuitTransitions: Counter<'to'>;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'miles_bff_' });
+  // Under their standard names (process_*, nodejs_*), which stock Node dashboards and alerts query.
+  collectDefaultMetrics({ register: registry });
   const registers = [registry];
   return {
     registry,
@@ -78,7 +79,8 @@ export function createMetrics(): Metrics {
     }),
     upstreamCircuitState: new Gauge({
       name: 'miles_bff_upstream_circuit_state',
-      help: 'State of the upstream circuit breaker of this replica: 0 closed, 1 half-open, 2 open.',
+      help: 'State of the upstream circuit breaker of this replica: 1 for the state it is in (closed, half-open, open), 0 for the others.',
+      labelNames: ['state'],
       registers,
     }),
     upstreamCircuitTransitions: new Counter({

@@ -17,6 +17,7 @@ import { createCircuitBreaker, type CallVerdict, type CircuitBreaker, type Circu
 import { createHttpTransport, TransportError } from './http-transport';
 import type { Signer } from './signer';
 import { credentialErrorCodes, isBusinessCode } from './status-map';
+import { errorCodeLabel } from '../observability/metric-labels';
 
 export interface UpstreamCallInput {
   readonly endpoint: EndpointSpec;
@@ -71,7 +72,12 @@ export interface CircuitBreakerSettings {
   readonly now?: () => number;
 }
 
-const CIRCUIT_STATE_VALUE: Readonly<Record<CircuitState, number>> = { closed: 0, 'half-open': 1, open: 2 };
+const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'half-open', 'open'];
+
+/** One series per state, 1 for the current one: `max by (state)` and alerts read it without a value table. */
+function showCircuitState(metrics: Metrics, current: CircuitState): void {
+  for (const state of CIRCUIT_STATES) metrics.upstreamCircuitState.set({ state }, state === current ? 1 : 0);
+}
 
 const RETRYABLE_TRANSPORT = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED']);
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
@@ -198,7 +204,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       }
       if (raw.status === 404) throw misread(raw, path, input.requestId, logger, 'a path the upstream does not know: the catalogue (or APM_CATALOGUE_FILE) and the real API disagree');
       const envelope = parseEnvelope(raw.text, path);
-      label = String(envelope.errorCode);
+      label = errorCodeLabel(envelope.errorCode);
       if (envelope.errorCode === 0 && (raw.status < 200 || raw.status > 299)) {
         throw misread(raw, path, input.requestId, logger, 'success (errorCode 0) under a status that is not 2xx');
       }
@@ -276,7 +282,7 @@ function verdictOf(err: unknown): CallVerdict {
 }
 
 function circuitBreakerFor(settings: CircuitBreakerSettings, logger: Logger, metrics: Metrics): CircuitBreaker {
-  metrics.upstreamCircuitState.set(CIRCUIT_STATE_VALUE.closed);
+  showCircuitState(metrics, 'closed');
   return createCircuitBreaker({
     failureThreshold: settings.failureThreshold,
     failureRatePercent: settings.failureRatePercent,
@@ -284,7 +290,7 @@ function circuitBreakerFor(settings: CircuitBreakerSettings, logger: Logger, met
     openSeconds: settings.openSeconds,
     ...(settings.now ? { now: settings.now } : {}),
     onStateChange({ from, to, failures, calls }) {
-      metrics.upstreamCircuitState.set(CIRCUIT_STATE_VALUE[to]);
+      showCircuitState(metrics, to);
       metrics.upstreamCircuitTransitions.inc({ to });
       if (to === 'open' && from === 'closed') {
         logger.error(

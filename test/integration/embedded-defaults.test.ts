@@ -3,7 +3,20 @@ import { loadSettings } from '../../src/config/load';
 import { listenService, type RunningService } from '../../src/listen';
 import { ApiClient } from '../helpers/http';
 import type { MilesApp } from '../../src/app';
+import { request } from 'node:http';
 import { Writable } from 'node:stream';
+
+/** A request with a method the service routes nowhere (WebDAV's PROPFIND, which Node's parser accepts). */
+function propfind(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'PROPFIND' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 describe('embedded defaults: no settings at all', () => {
   let app: MilesApp;
@@ -41,8 +54,19 @@ describe('embedded defaults: no settings at all', () => {
     const metrics = await (await fetch(`${running.internalUrl}/metrics`)).text();
     expect(metrics).toMatch(/miles_bff_http_request_duration_seconds_bucket\{[^}]*route="\/api\/partner\/getprog"[^}]*status="200"/);
     expect(metrics).toMatch(/miles_bff_upstream_duration_seconds_bucket\{[^}]*endpoint="partner\/getprog"[^}]*error_code="0"/);
-    expect(metrics).toMatch(/miles_bff_process_cpu_seconds_total/);
+    // Node's default metrics under their standard names, which stock dashboards query.
+    for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_version_info']) {
+      expect([name, new RegExp(`^${name}[{ ]`, 'm').test(metrics)]).toEqual([name, true]);
+    }
+    expect(metrics).not.toMatch(/^miles_bff_(process|nodejs)_/m);
     expect((await fetch(`${running.publicUrl}/metrics`)).status).toBe(404);
+  });
+
+  it('keeps every label bounded: a method nobody routes is counted as "other"', async () => {
+    expect(await propfind(`${running.publicUrl}/api/partner/getprog`)).toBeGreaterThanOrEqual(400);
+    const metrics = await (await fetch(`${running.internalUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^miles_bff_http_request_duration_seconds_count\{[^}]*method="other"[^}]*\} [1-9]/m);
+    expect(metrics).not.toContain('PROPFIND');
   });
 });
 

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { UpstreamAuthFailure, UpstreamFault, UpstreamTimeout, UpstreamUnreachable, UpstreamUnreadable } from '../../src/errors';
 import { createLogger } from '../../src/observability/logger';
@@ -101,6 +103,33 @@ describe('upstream client against the sandbox', () => {
     });
     await expect(nowhere.call(getprog)).rejects.toBeInstanceOf(UpstreamUnreachable);
     nowhere.close();
+  });
+
+  it('labels an errorCode the API does not document as "other", so an upstream cannot mint series', async () => {
+    // A real HTTP upstream answering an envelope whose errorCode the API never sends.
+    const odd = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"errorCode":4711,"errorMsg":"new in some release"}'));
+    });
+    await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
+    const metrics = createMetrics();
+    const oddClient = createUpstreamClient({
+      baseUrl: `http://127.0.0.1:${(odd.address() as AddressInfo).port}/2.0/`,
+      timeoutMs: 2000,
+      maxSockets: 2,
+      signer: createSigner({ partnerId: TEST_PARTNER.id, partnerSecret: TEST_PARTNER.secret, jsonEncoding: 'php', signedHeadersFormat: 'object', emptyBody: '{}', signatureHeader: 'Authorization' }),
+      logger: createLogger({ level: 'silent' }),
+      metrics,
+    });
+    try {
+      expect(await oddClient.call(getprog).catch((e: unknown) => e)).toBeInstanceOf(UpstreamFault);
+      const text = await metrics.registry.metrics();
+      expect(text).toMatch(/^miles_bff_upstream_calls_total\{endpoint="partner\/getprog",error_code="other",outcome="fault"\} 1$/m);
+      expect(text).not.toContain('4711');
+    } finally {
+      oddClient.close();
+      await new Promise((resolve) => odd.close(resolve));
+    }
   });
 
   it('never logs the secret, a signature JWT or a token', () => {
