@@ -1,14 +1,15 @@
 /**
  * The Kubernetes manifests under k8s/ against the schema of each kind
- * (kubernetes-models) and against the settings table: the ports, probes,
- * setting names and secrets the manifests use are the ones the service reads.
+ * (kubernetes-models, with the Prometheus Operator's and the Gateway API's),
+ * against the settings table (the ports, probes, setting names and secrets the
+ * manifests use are the ones the service reads), and the monitoring component's
+ * alerts against docs/operations.md and the metrics the service exports.
  *
- * Overlays are rendered with `kubectl kustomize` when kubectl is on PATH, else
- * by `renderByHand` below, which knows only the few kustomize fields these
- * overlays use and refuses any other; when kubectl is there, a test checks
- * that both give the same objects.
+ * Every target is rendered by `kubectl kustomize` (configMapGenerator, components
+ * and replacements are kustomize's own): without kubectl the suite fails naming
+ * it; `npm test`'s pretest step installs it.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { loadAll } from 'js-yaml';
@@ -20,10 +21,15 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/Horizo
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
+import { parser as promql } from '@prometheus-io/lezer-promql';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { ILifecycleHandler } from 'kubernetes-models/v1/LifecycleHandler';
 import { loadSettings } from '../../src/config/load';
 import { settingsByName, settingsTable } from '../../src/config/settings-table';
+import { createMetrics } from '../../src/observability/metrics';
 
 const ROOT = resolve(__dirname, '../..');
 const K8S = join(ROOT, 'k8s');
@@ -37,9 +43,12 @@ interface KObject {
 }
 
 interface Kustomization {
+  kind?: string;
   namespace?: string;
   resources?: string[];
+  components?: string[];
   patches?: { path?: string }[];
+  configMapGenerator?: { name: string; envs?: string[] }[];
   images?: { name: string; newName?: string; newTag?: string }[];
 }
 
@@ -53,6 +62,9 @@ const MODELS: Record<string, new (data: never) => Model> = {
   'networking.k8s.io/v1/Ingress': Ingress,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
+  'gateway.networking.k8s.io/v1/HTTPRoute': HTTPRoute,
 };
 
 function validate(obj: KObject): void {
@@ -87,76 +99,21 @@ function yamlFiles(dir: string): string[] {
 
 const kustomizationOf = (dir: string): Kustomization => readObjects(join(dir, 'kustomization.yaml'))[0] as unknown as Kustomization;
 
-// ---- the hand-made renderer (used when kubectl is not on PATH) --------------
-
-const HANDLED = new Set(['apiVersion', 'kind', 'namespace', 'resources', 'patches', 'images']);
-
-/**
- * A strategic merge reduced to what the patches here need: maps merge key by
- * key (null deletes), lists of objects that all have a `name` merge by name
- * (containers, ports, volumes), any other list is replaced.
- */
-function merge(base: unknown, patch: unknown): unknown {
-  if (isRecord(base) && isRecord(patch)) {
-    const out: Record<string, unknown> = { ...base };
-    for (const [key, value] of Object.entries(patch)) {
-      if (value === null) delete out[key];
-      else out[key] = merge(base[key], value);
-    }
-    return out;
-  }
-  const named = (list: unknown): list is Record<string, unknown>[] =>
-    Array.isArray(list) && list.every((item) => isRecord(item) && typeof item.name === 'string');
-  if (named(base) && named(patch)) {
-    const out = base.map((item) => {
-      const p = patch.find((q) => q.name === item.name);
-      return p ? merge(item, p) : item;
-    });
-    return [...out, ...patch.filter((p) => !base.some((item) => item.name === p.name))];
-  }
-  return patch;
-}
-
-function renderByHand(dir: string): KObject[] {
-  const k = kustomizationOf(dir);
-  const unknownFields = Object.keys(k).filter((f) => !HANDLED.has(f));
-  if (unknownFields.length) throw new Error(`${relative(ROOT, dir)}: renderByHand does not know ${unknownFields.join(', ')}`);
-  let objects: KObject[] = (k.resources ?? []).flatMap((r) => {
-    const path = resolve(dir, r);
-    return statSync(path).isDirectory() ? renderByHand(path) : readObjects(path);
-  });
-  for (const patch of k.patches ?? []) {
-    if (!patch.path || Object.keys(patch).length !== 1) throw new Error(`${relative(ROOT, dir)}: only file patches are handled by hand`);
-    for (const p of readObjects(resolve(dir, patch.path))) {
-      const i = objects.findIndex((o) => o.kind === p.kind && o.metadata.name === p.metadata.name);
-      if (i < 0) throw new Error(`${patch.path}: no ${p.kind}/${p.metadata.name} to patch`);
-      objects = objects.map((o, j) => (j === i ? (merge(o, p) as KObject) : o));
-    }
-  }
-  for (const obj of objects) {
-    for (const c of podSpecOf(obj)?.containers ?? []) {
-      const image = c.image ?? '';
-      const colon = image.lastIndexOf(':') > image.lastIndexOf('/') ? image.lastIndexOf(':') : image.length;
-      const [name, tag] = [image.slice(0, colon), image.slice(colon + 1)];
-      const rule = (k.images ?? []).find((im) => im.name === name);
-      const newTag = rule?.newTag ?? tag;
-      if (rule) c.image = `${rule.newName ?? name}${newTag ? `:${newTag}` : ''}`;
-    }
-    if (k.namespace) obj.metadata = { ...obj.metadata, namespace: k.namespace };
-  }
-  return objects;
-}
-
 // ---- rendering -------------------------------------------------------------
 
-const kubectl = spawnSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).status === 0;
+const KUBECTL_MISSING =
+  "kubectl not found on PATH: the manifest tests render k8s/ with `kubectl kustomize` (kustomize 5). npm test's pretest step installs it (apt-get install kubectl).";
 
-function renderWithKubectl(dir: string): KObject[] {
-  const text = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
+function render(dir: string): KObject[] {
+  let text: string;
+  try {
+    text = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(KUBECTL_MISSING);
+    throw err;
+  }
   return loadAll(text).filter(isRecord) as unknown as KObject[];
 }
-
-const render = (dir: string): KObject[] => (kubectl ? renderWithKubectl(dir) : renderByHand(dir));
 
 // ---- helpers on objects ----------------------------------------------------
 
@@ -246,16 +203,38 @@ const patchFiles = new Set(
   kustomizationDirs.flatMap((dir) => (kustomizationOf(dir).patches ?? []).flatMap((p) => (p.path ? [resolve(dir, p.path)] : []))),
 );
 const resourceFiles = new Set(kustomizationDirs.flatMap((dir) => (kustomizationOf(dir).resources ?? []).map((r) => resolve(dir, r))));
+const componentDirs = new Set(kustomizationDirs.flatMap((dir) => (kustomizationOf(dir).components ?? []).map((c) => resolve(dir, c))));
+const envFiles = kustomizationDirs.flatMap((dir) => (kustomizationOf(dir).configMapGenerator ?? []).flatMap((g) => (g.envs ?? []).map((e) => resolve(dir, e))));
 
 describe('k8s/ files', () => {
   it('has a base and the production and development overlays', () => {
-    expect(kustomizationDirs.map((d) => relative(K8S, d)).sort()).toEqual(['base', 'overlays/development', 'overlays/production']);
+    expect(kustomizationDirs.map((d) => relative(K8S, d)).sort()).toEqual([
+      'base',
+      'components/gateway-api',
+      'components/monitoring',
+      'overlays/development',
+      'overlays/production',
+    ]);
+    for (const dir of kustomizationDirs.filter((d) => relative(K8S, d).startsWith('components/'))) {
+      expect([relative(K8S, dir), kustomizationOf(dir).kind]).toEqual([relative(K8S, dir), 'Component']);
+      expect(componentDirs.has(dir)).toBe(true);
+    }
+  });
+
+  it('generates the settings ConfigMap from env files whose names the settings table knows', () => {
+    expect(envFiles.map((f) => relative(K8S, f)).sort()).toEqual(['base/config.env', 'overlays/development/config.env', 'overlays/production/config.env']);
+    for (const file of envFiles) {
+      for (const line of readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#'))) {
+        const name = line.slice(0, line.indexOf('='));
+        expect([relative(K8S, file), name, settingsByName.has(name) && !secretNames.has(name)]).toEqual([relative(K8S, file), name, true]);
+      }
+    }
   });
 
   it.each(allFiles.map((f) => [relative(ROOT, f), f]))('%s parses, and each document has a kind and a name', (_name, file) => {
     const objects = readObjects(file);
     expect(objects.length).toBeGreaterThan(0);
-    for (const o of objects) if (o.kind !== 'Kustomization') expect(typeof o.metadata?.name).toBe('string');
+    for (const o of objects) if (o.kind !== 'Kustomization' && o.kind !== 'Component') expect(typeof o.metadata?.name).toBe('string');
   });
 
   it('validates every whole object (not the patches) against its kind', () => {
@@ -283,17 +262,6 @@ describe('k8s/ files', () => {
           expect([key, value]).toEqual([key, expect.stringContaining('REPLACE_ME')]);
         }
       }
-    }
-  });
-
-  (kubectl ? it : it.skip)('renders by hand what kubectl kustomize renders (keeps the fallback honest)', () => {
-    const key = (o: KObject): string => `${o.kind}/${o.metadata.name}`;
-    const sorted = (list: KObject[]): KObject[] => [...list].sort((a, b) => key(a).localeCompare(key(b)));
-    for (const dir of kustomizationDirs) {
-      expect({ dir: relative(K8S, dir), objects: sorted(renderByHand(dir)) }).toEqual({
-        dir: relative(K8S, dir),
-        objects: sorted(renderWithKubectl(dir)),
-      });
     }
   });
 });
@@ -386,13 +354,46 @@ describe.each(['base', 'overlays/production', 'overlays/development'])('rendered
       expect([key, secretNames.has(key)]).toEqual([key, false]);
     }
     for (const key of Object.keys(dataOf(secret))) expect([key, secretNames.has(key)]).toEqual([key, true]);
-    expect(appContainer(objects).env ?? []).toEqual([]);
+    // Settings come from envFrom only; the one variable set here is Node's own heap bound.
+    expect((appContainer(objects).env ?? []).map((e) => e.name)).toEqual(['NODE_OPTIONS']);
   });
 
-  it('routes only /api (Prefix) and / (Exact) to the public Service', () => {
+  it('generates the ConfigMap under a content-hashed name, so that a changed setting rolls the pods', () => {
+    const cmName = appContainer(objects).envFrom?.find((e) => e.configMapRef)?.configMapRef?.name ?? '';
+    expect(cmName).toMatch(/^miles-bff-config-[a-z0-9]{10}$/);
+    const cm = find(objects, 'ConfigMap', cmName);
+    expect(dataOf(cm).PORT).toBe(String(PORT));
+    expect(objects.some((o) => o.metadata.name === 'miles-bff-params')).toBe(false);
+  });
+
+  it('bounds the V8 heap at about half the memory limit', () => {
+    const c = appContainer(objects);
+    const heapMb = Number(/--max-old-space-size=(\d+)/.exec(c.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')?.[1]);
+    const limit = /^(\d+)(Mi|Gi)$/.exec(String(c.resources?.limits?.memory ?? ''));
+    expect(limit).not.toBeNull();
+    const limitMb = Number(limit![1]) * (limit![2] === 'Gi' ? 1024 : 1);
+    expect(heapMb).toBeGreaterThanOrEqual(limitMb * 0.4);
+    expect(heapMb).toBeLessThanOrEqual(limitMb * 0.6);
+  });
+
+  it('spreads the replicas over zones and nodes, as a preference', () => {
+    const spread = (podSpecOf(deployment()) as { topologySpreadConstraints?: Record<string, unknown>[] }).topologySpreadConstraints ?? [];
+    const podLabels = (deployment().spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+    expect(spread.map((t) => t.topologyKey).sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+    for (const t of spread) {
+      expect(t).toMatchObject({ maxSkew: 1, whenUnsatisfiable: 'ScheduleAnyway', matchLabelKeys: ['pod-template-hash'] });
+      expect(podLabels).toMatchObject((t.labelSelector as { matchLabels: Record<string, string> }).matchLabels);
+    }
+  });
+
+  // The root is the demo page's, which production does not serve.
+  const publicEntries = target === 'overlays/production' ? [['/api', 'Prefix']] : [['/', 'Exact'], ['/api', 'Prefix']];
+
+  it(`routes only ${publicEntries.map(([p, t]) => `${p} (${t})`).join(' and ')} to the public Service`, () => {
     const ingress = new Ingress(find(objects, 'Ingress', APP) as never);
+    expect(ingress.spec?.ingressClassName).toBeUndefined();
     const paths = (ingress.spec?.rules ?? []).flatMap((r) => r.http?.paths ?? []);
-    expect(paths.map((p) => [p.path, p.pathType]).sort()).toEqual([['/', 'Exact'], ['/api', 'Prefix']]);
+    expect(paths.map((p) => [p.path, p.pathType]).sort()).toEqual(publicEntries);
     for (const p of paths) {
       expect(p.path).not.toMatch(/^\/(internal|metrics|healthz|readyz)/);
       expect(p.backend.service?.name).toBe(APP);
@@ -422,8 +423,11 @@ describe.each(['base', 'overlays/production', 'overlays/development'])('rendered
       expect(r.from?.length).toBeGreaterThan(0); // a rule without `from` admits everyone
       expect(r.ports?.length).toBeGreaterThan(0); // a rule without `ports` admits every port
     }
+    // The namespace of base/params.yaml, put there by kustomize's replacement.
+    const params = readObjects(join(K8S, 'base', 'params.yaml'))[0] as KObject & { data: { ingressNamespace: string } };
+    expect(params.data.ingressNamespace).not.toBe('ingress-nginx');
     expect(rulesFor(PORT).flatMap((r) => r.from ?? [])).toEqual([
-      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': expect.any(String) } } },
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': params.data.ingressNamespace } } },
     ]);
     const internalPeers = rulesFor(INTERNAL_PORT).flatMap((r) => r.from ?? []);
     expect(internalPeers).toHaveLength(2);
@@ -473,6 +477,72 @@ describe.each(['base', 'overlays/production', 'overlays/development'])('rendered
   }
 
   if (target === 'overlays/production') {
+    it('routes /api alone through the Gateway API as well, to the public Service, for the Ingress host', () => {
+      const route = new HTTPRoute(find(objects, 'HTTPRoute', APP) as never);
+      route.validate();
+      expect(route.spec?.parentRefs?.map((p) => p.kind ?? 'Gateway')).toEqual(['Gateway']);
+      const ingress = new Ingress(find(objects, 'Ingress', APP) as never);
+      expect(route.spec?.hostnames).toEqual(ingress.spec?.rules?.map((r) => r.host));
+      const rules = route.spec?.rules ?? [];
+      expect(rules.flatMap((r) => r.matches ?? []).map((m) => [m.path?.value, m.path?.type])).toEqual([['/api', 'PathPrefix']]);
+      const publicService = new Service(find(objects, 'Service', APP) as never);
+      for (const r of rules) {
+        expect(r.backendRefs?.map((b) => [b.name, b.port])).toEqual([[APP, publicService.spec?.ports?.[0]?.port]]);
+      }
+    });
+
+    it('scrapes /metrics on the internal port of every pod with a PodMonitor', () => {
+      const monitor = new PodMonitor(find(objects, 'PodMonitor', APP) as never);
+      const podLabels = (deployment().spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+      expect(podLabels).toMatchObject(monitor.spec.selector.matchLabels ?? { missing: 'selector' });
+      const endpoints = monitor.spec.podMetricsEndpoints ?? [];
+      expect(endpoints.map((e) => [portNumber(appContainer(objects), e.port ?? undefined), e.path])).toEqual([[INTERNAL_PORT, '/metrics']]);
+    });
+
+    describe('the PrometheusRule', () => {
+      interface AlertRule {
+        alert: string;
+        expr: string;
+        for?: string;
+        labels?: Record<string, string>;
+        annotations?: Record<string, string>;
+      }
+      const alerts = (): AlertRule[] => {
+        const rule = find(objects, 'PrometheusRule', APP) as KObject & { spec: { groups: { rules: AlertRule[] }[] } };
+        return rule.spec.groups.flatMap((g) => g.rules);
+      };
+      const documented = [...readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8').matchAll(/^\| `(MilesBff\w+)` \| .* \| (\w+) \| .* \|$/gm)];
+
+      it('holds exactly the alerts docs/operations.md describes, with their severity and a runbook', () => {
+        expect(documented.length).toBeGreaterThanOrEqual(5);
+        expect(alerts().map((a) => [a.alert, a.labels?.severity])).toEqual(documented.map(([, name, severity]) => [name, severity]));
+        for (const a of alerts()) expect([a.alert, a.annotations?.runbook]).toEqual([a.alert, expect.stringMatching(/^docs\/operations\.md#[a-z0-9_-]+$/)]);
+      });
+
+      it('has expressions PromQL parses, on metrics and labels the service exports', async () => {
+        // Each exported series name, with the label names its metric declares.
+        const exported = new Map<string, Set<string>>();
+        for (const metric of createMetrics().registry.getMetricsAsArray()) {
+          const { name, labelNames, type } = metric as unknown as { name: string; labelNames?: string[]; type: string };
+          const names = String(type) === 'histogram' ? ['_bucket', '_count', '_sum'].map((x) => name + x) : [name];
+          for (const n of names) exported.set(n, new Set(labelNames ?? []));
+        }
+        const declared = (name: string): Set<string> => exported.get(name) ?? new Set();
+        for (const a of alerts()) {
+          const tree = promql.parse(a.expr);
+          const errors: number[] = [];
+          tree.iterate({ enter: (node) => void (node.type.isError ? errors.push(node.from) : undefined) });
+          expect([a.alert, errors]).toEqual([a.alert, []]);
+          for (const [, metric, matchers] of a.expr.matchAll(/\b(miles_bff_\w+)(?:\{([^}]*)\})?/g)) {
+            expect([a.alert, metric, exported.has(metric!)]).toEqual([a.alert, metric, true]);
+            for (const [, label] of (matchers ?? '').matchAll(/(\w+)\s*(?:=~|!=|!~|=)/g)) {
+              expect([a.alert, metric, label, declared(metric!).has(label!)]).toEqual([a.alert, metric, label, true]);
+            }
+          }
+        }
+      });
+    });
+
     it('runs with NODE_ENV=production, a real identity mode, https upstream and Secure cookies', () => {
       expect(configValue('NODE_ENV')).toBe('production');
       expect(['jwt', 'header']).toContain(configValue('IDENTITY_MODE'));
