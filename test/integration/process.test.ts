@@ -45,6 +45,7 @@ describe('the service process', () => {
     let port: number;
     let internalPort: number;
     const prefix = uniquePrefix('proc');
+    const output: string[] = [];
     beforeAll(async () => {
       sandbox = await startTestSandbox();
       port = await freePort();
@@ -64,10 +65,21 @@ describe('the service process', () => {
           COOKIE_SECURE: 'false',
           LOG_LEVEL: 'warn',
           SHUTDOWN_TIMEOUT_MS: '10000',
+          // What a platform may inject beside our settings: a name in our namespace that is not ours.
+          REDIS_TLS_URL: 'rediss://platform-redis.example.com:6380',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
       await waitFor(`http://127.0.0.1:${internalPort}/readyz`, 200);
+    });
+
+    it('starts beside a foreign name in its namespace (a platform\'s REDIS_TLS_URL), with one warning naming it', () => {
+      const warnings = output.join('').split('\n').filter((l) => l.includes('REDIS_TLS_URL'));
+      expect(warnings).toHaveLength(1);
+      expect(JSON.parse(warnings[0]!)).toMatchObject({ level: expect.anything(), setting: 'REDIS_TLS_URL', msg: expect.stringContaining('not a setting of this service') });
+      expect(output.join('')).not.toContain('platform-redis.example.com');
     });
     afterAll(async () => {
       if (child.exitCode === null) child.kill('SIGKILL');
