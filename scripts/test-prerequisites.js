@@ -11,7 +11,7 @@ const { spawnSync } = require('node:child_process');
 const KUSTOMIZE_MAJOR = 5;
 
 /**
- * @typedef {{ tool: string, debianPackage: string, why: string }} Requirement
+ * @typedef {{ tool: string, debianPackage: string, why: string, hint?: string }} Requirement
  * @typedef {{ executable(name: string): boolean, file(path: string): boolean, kustomizeMajor(): number | undefined }} Probe
  * @typedef {{ missing: Requirement[], action: 'none' | 'install' | 'stop', command?: string }} Plan
  */
@@ -22,7 +22,14 @@ const requirements = (env) => [
   { tool: 'php', debianPackage: 'php-cli', why: "the JSON encoding's differential check against PHP's json_encode" },
   { tool: 'redis-server', debianPackage: 'redis-server', why: 'the Redis outage and topology tests start Redis servers of their own' },
   { tool: 'redis-cli', debianPackage: 'redis-tools', why: 'the topology tests set up Sentinel and Cluster with redis-cli' },
-  { tool: 'kubectl', debianPackage: 'kubectl', why: `the manifest tests render k8s/ with kubectl kustomize (kustomize ${KUSTOMIZE_MAJOR} or later)` },
+  {
+    tool: 'kubectl',
+    debianPackage: 'kubectl',
+    why: `the manifest tests render k8s/ with kubectl kustomize (kustomize ${KUSTOMIZE_MAJOR} or later)`,
+    // Debian's own archive has kubectl only as kubernetes-client 1.20, whose kustomize (v2) knows no
+    // components or replacements: the kubectl package comes from the Kubernetes project's apt repository.
+    hint: "if apt-get cannot find it, add the Kubernetes project's apt repository (Debian's kubernetes-client is too old), or put a kubectl 1.27+ on PATH",
+  },
 ];
 
 /**
@@ -68,7 +75,8 @@ function machineProbe(env) {
   };
 }
 
-const describeMissing = (missing) => missing.map((r) => `  ${r.tool} (Debian package ${r.debianPackage}): ${r.why}`).join('\n');
+const describeMissing = (missing) =>
+  missing.map((r) => `  ${r.tool} (Debian package ${r.debianPackage}): ${r.why}${r.hint ? `; ${r.hint}` : ''}`).join('\n');
 
 function main() {
   const env = process.env;

@@ -12,6 +12,7 @@ interface Requirement {
   tool: string;
   debianPackage: string;
   why: string;
+  hint?: string;
 }
 interface Plan {
   missing: Requirement[];
@@ -117,6 +118,13 @@ describe('the pretest script on a fake PATH', () => {
       expect(out.stderr).toContain("sudo sh -c 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends php-cli'");
       expect(aptLog()).toBe('');
     }
+  });
+
+  it('says where kubectl comes from when the install could not bring it', () => {
+    rmSync(join(dir, 'kubectl'));
+    const out = run();
+    expect(out.status).toBe(1);
+    expect(out.stderr).toContain("kubectl (Debian package kubectl): the manifest tests render k8s/ with kubectl kustomize (kustomize 5 or later); if apt-get cannot find it, add the Kubernetes project's apt repository");
   });
 
   it('fails naming the tool when the install did not bring it', () => {
