@@ -134,3 +134,22 @@ describe('the pretest script on a fake PATH', () => {
     expect(out.stderr).toContain('redis-cli (Debian package redis-tools)');
   });
 });
+
+describe('CI and the README', () => {
+  const ROOT = resolve(__dirname, '../..');
+  const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
+  const commands = ci.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+
+  it("run the README's test command, whose pretest step is the one list of what the tests need", () => {
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('npm install && npm test ');
+    expect(commands.some((l) => /^npm test\b/.test(l.trim()))).toBe(true);
+    expect(commands.filter((l) => /apt-get|redis-server|chromium|php|kubectl/.test(l))).toEqual([]);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.pretest).toBe('node scripts/test-prerequisites.js');
+  });
+
+  it('ends CI with one line counted from the Jest JSON report', () => {
+    expect(ci).toMatch(/npm test -- --ci --json --outputFile=/);
+    expect(ci.match(/console\.log\(`jest: \$\{[^`]+\} passed, \$\{failed\} failed`\)/g)).toHaveLength(1);
+  });
+});
