@@ -255,6 +255,12 @@ export function loadSettings(env: Environment = process.env): Settings {
     catalogue = read.catalogue;
   }
 
+  const notAppliedStatuses = (get<string[]>('UPSTREAM_NOT_APPLIED_STATUSES') ?? []).map((text) => {
+    const status = Number(text);
+    need(/^\d{3}$/.test(text) && status >= 400 && status <= 599, `UPSTREAM_NOT_APPLIED_STATUSES: "${text}" is not an HTTP error status (400-599).`);
+    return status;
+  });
+
   const port = get<number>('PORT');
   const internalPort = get<number>('INTERNAL_PORT');
   need(port !== internalPort, 'INTERNAL_PORT: must differ from PORT.');
@@ -341,6 +347,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     },
     internalApiKeys: apiKeys,
     idempotencyTtlSeconds: get<number>('IDEMPOTENCY_TTL_SECONDS'),
+    upstreamNotAppliedStatuses: notAppliedStatuses,
     circuitBreaker: {
       enabled: get<boolean>('CIRCUIT_BREAKER_ENABLED'),
       failureThreshold: get<number>('CIRCUIT_BREAKER_FAILURE_THRESHOLD'),

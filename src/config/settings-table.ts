@@ -144,6 +144,7 @@ export const settingsTable: readonly SettingDefinition[] = [
   // internal
   { name: 'INTERNAL_API_KEYS', kind: list, secret: true, default: '', group: 'internal', description: 'Comma list of keys partner services send as `Authorization: Bearer <key>` on `/internal`; `name:key` entries log `name`, bare keys log a fingerprint. Empty: `/internal` refuses every call.' },
   { name: 'IDEMPOTENCY_TTL_SECONDS', kind: int(60, 604_800), default: '86400', group: 'internal', description: 'How long an `Idempotency-Key` answer is kept and replayed.' },
+  { name: 'UPSTREAM_NOT_APPLIED_STATUSES', kind: list, default: '503', group: 'internal', description: "HTTP statuses that, answered without the upstream's envelope (a proxy's page in front of it), prove a mutation was not applied: its `Idempotency-Key` is released and a retry may send it. Other 5xx stay \"outcome unknown\"." },
 
   // resilience
   { name: 'CIRCUIT_BREAKER_ENABLED', kind: bool, default: 'true', group: 'resilience', description: 'Circuit breaker in front of the upstream: after repeated upstream faults (timeouts, unreachable, 5xx, unreadable answers) calls are refused at once with 503 and `Retry-After` instead of waiting on a failing upstream. Per replica.' },

@@ -138,6 +138,8 @@ export interface Settings {
   };
   readonly internalApiKeys: readonly InternalApiKey[];
   readonly idempotencyTtlSeconds: number;
+  /** HTTP statuses without an envelope that prove a mutation was not applied. */
+  readonly upstreamNotAppliedStatuses: readonly number[];
   readonly circuitBreaker: {
     readonly enabled: boolean;
     readonly failureThreshold: number;

@@ -8,6 +8,7 @@ import {
   UpstreamAuthFailure,
   UpstreamCircuitOpen,
   UpstreamError,
+  UpstreamFault,
   UpstreamTimeout,
   UpstreamUnreachable,
 } from '../errors';
@@ -23,7 +24,23 @@ import { problemFor } from './problem';
  * with another body gets 422; the upstream is reached at most once per key.
  */
 export interface Idempotency {
-  run(scope: string, key: string, fingerprint: string, exec: () => Promise<HttpAnswer>, requestId: string): Promise<HttpAnswer>;
+  run(scope: string, key: string, fingerprint: string, exec: () => Promise<HttpAnswer>, requestId: string, options?: IdempotencyRunOptions): Promise<HttpAnswer>;
+}
+
+/**
+ * For a request the upstream itself refuses to apply twice (an earn whose `param1` the upstream
+ * keeps unique: a duplicate is errorCode 7), an unknown outcome can be settled by sending it
+ * again: a 7 proves the first was applied, a success proves it was not.
+ */
+export interface UnknownOutcomeResolution {
+  /** Whether this request may be sent again to settle its unknown outcome; asked only then. */
+  qualifies(): Promise<boolean>;
+  /** The answer for what the upstream answered to the request sent again (a 7 → the success it proves). */
+  settle(answer: HttpAnswer): HttpAnswer;
+}
+
+export interface IdempotencyRunOptions {
+  readonly resolution?: UnknownOutcomeResolution;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
@@ -73,35 +90,82 @@ export class UpstreamOutcomeUnknown extends ServiceError {
 
 export type UpstreamOutcome = 'not-sent' | 'unknown';
 
-/** Transport failures that happen before a single byte of the request left: connection never made. */
-const NOT_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ERR_INVALID_URL']);
+/**
+ * Transport failures that happen before a single byte of the request left: the connection was
+ * never made, or TLS refused it before the request was written.
+ */
+const NOT_SENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ERR_INVALID_URL',
+  'EPROTO',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+const NOT_SENT_PREFIXES = ['ERR_SSL_', 'ERR_TLS_'];
+
+/** HTTP statuses that, without the upstream's envelope, come from in front of it: nothing was applied. */
+export const DEFAULT_NOT_APPLIED_STATUSES: ReadonlySet<number> = new Set([503]);
+
+function transportCodeOf(err: UpstreamUnreachable): string | undefined {
+  // The transport's error, or the socket's error beneath it.
+  let cause: unknown = err.cause;
+  for (let depth = 0; depth < 3 && cause; depth += 1) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && (NOT_SENT_CODES.has(code) || NOT_SENT_PREFIXES.some((p) => code.startsWith(p)))) return code;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
 
 /**
  * What a failed `exec` means for the key. `not-sent`: nothing was applied
  * upstream (Redis or the circuit refused first, the connection was refused,
- * the upstream refused our signature, or it refused the user with a business
- * answer turned into an error such as errorCode 3): the key is released and a
- * retry may proceed. `unknown`: the request may have been applied (timeout,
- * reset after sending, a 5xx or unreadable answer, anything unexpected): the
- * key must never lead to a second call.
+ * TLS failed, the upstream refused our signature, it refused the user with a
+ * business answer turned into an error such as errorCode 3, or an HTTP status
+ * of `notAppliedStatuses` came back without the upstream's envelope, as a
+ * proxy in front of it answers): the key is released and a retry may proceed.
+ * `unknown`: the request may have been applied (timeout, reset after sending,
+ * another 5xx, an errorCode 99, an unreadable answer, anything unexpected):
+ * the key must never lead to a second call (but see `UnknownOutcomeResolution`).
  */
-export function outcomeOfFailure(err: unknown): UpstreamOutcome {
+export function outcomeOfFailure(err: unknown, notAppliedStatuses: ReadonlySet<number> = DEFAULT_NOT_APPLIED_STATUSES): UpstreamOutcome {
   if (err instanceof UpstreamTimeout) return 'unknown';
-  if (err instanceof UpstreamUnreachable) {
-    const code = (err.cause as { code?: unknown } | undefined)?.code;
-    return typeof code === 'string' && NOT_SENT_CODES.has(code) ? 'not-sent' : 'unknown';
-  }
+  if (err instanceof UpstreamUnreachable) return transportCodeOf(err) ? 'not-sent' : 'unknown';
   if (err instanceof UpstreamAuthFailure || err instanceof UpstreamCircuitOpen) return 'not-sent';
+  if (err instanceof UpstreamFault) return err.upstreamErrorCode === undefined && notAppliedStatuses.has(err.httpStatus) ? 'not-sent' : 'unknown';
   if (err instanceof UpstreamError) return 'unknown';
   if (err instanceof SessionStoreUnavailable || err instanceof ServiceUnavailable) return 'not-sent';
   if (err instanceof ServiceError && err.status < 500) return 'not-sent';
   return 'unknown';
 }
 
+/**
+ * The key is taken, nothing is sent yet. Short-lived (`claimMs`), and any repeat may take it
+ * over: its owner sends only after turning it into a `PendingRecord` with a compare-and-set,
+ * which fails once the claim was taken over or has expired.
+ */
+interface ClaimedRecord {
+  readonly state: 'claimed';
+  readonly fingerprint: string;
+  /** Makes this claim's value unique: the fencing token of its owner. */
+  readonly token: string;
+  readonly requestId: string;
+}
+
+/** The request is leaving (or has left) for the upstream. */
 interface PendingRecord {
   readonly state: 'pending';
   readonly fingerprint: string;
-  /** Makes this claim's value unique, so only its owner can release it. */
   readonly token: string;
   readonly requestId: string;
   /** Past this (epoch ms) the first request is presumed dead: its outcome is unknown. */
@@ -116,9 +180,11 @@ interface DoneRecord {
   readonly contentType: string;
   readonly errorCode?: number;
   readonly headers?: Readonly<Record<string, string>>;
+  /** The answer is the unknown-outcome problem: a request that qualifies may settle it. */
+  readonly unknown?: true;
 }
 
-type IdempotencyRecord = PendingRecord | DoneRecord;
+type IdempotencyRecord = ClaimedRecord | PendingRecord | DoneRecord;
 
 export interface IdempotencyOptions {
   readonly settings: Settings;
@@ -135,7 +201,7 @@ function parseRecord(text: string | null): IdempotencyRecord | undefined {
   if (text === null) return undefined;
   try {
     const r = JSON.parse(text) as IdempotencyRecord;
-    if ((r.state === 'pending' || r.state === 'done') && typeof r.fingerprint === 'string') return r;
+    if ((r.state === 'claimed' || r.state === 'pending' || r.state === 'done') && typeof r.fingerprint === 'string') return r;
   } catch {
     // unreadable: treated as absent below
   }
@@ -169,28 +235,41 @@ function unknownOutcome(cause: unknown): UpstreamOutcomeUnknown {
   );
 }
 
+const inFlight = (): IdempotencyInFlight => new IdempotencyInFlight('The first request with this Idempotency-Key is still in progress; retry shortly.');
+
 /**
  * Idempotency records in Redis (or the in-process store), shared by every
  * replica. `scope` keeps callers apart (`u:<partnerClientId>` for users,
  * `k:<key id>` for partner services); `fingerprint` identifies the request.
  *
- * 1. Claim: `SET NX` of a pending record (lifetime `IDEMPOTENCY_TTL_SECONDS`).
- *    Redis failing here → 503, nothing sent, nothing held.
- * 2. The claimer calls `exec` (the upstream) once:
+ * 1. Claim: `SET NX` of a short-lived claimed record (`REDIS_COMMAND_TIMEOUT_MS`).
+ *    Redis failing here → 503, nothing sent.
+ * 2. Just before the call, the claim becomes a pending record (lifetime
+ *    `IDEMPOTENCY_TTL_SECONDS`) by compare-and-set on the claimer's token.
+ *    Only a claimer whose compare-and-set Redis acknowledged sends. Any
+ *    failure here → 503, nothing sent. A claim or a pending record that Redis
+ *    applies after we gave up on it (a stalled Redis answers late) is thus
+ *    never followed by a call, and never reads as "sent": a claim expires
+ *    within `REDIS_COMMAND_TIMEOUT_MS` and any repeat may take it over; a
+ *    pending record written too late finds its claim gone; and both are
+ *    deleted in the background as soon as Redis answers again.
+ * 3. The claimer calls `exec` (the upstream) once:
  *    - an answer (success or business refusal) is stored and replayed for
  *      24 h with the same status and body (plus `Idempotent-Replayed: true`);
  *    - a failure known to have happened before anything was applied
- *      (`outcomeOfFailure` → `not-sent`: Redis down, circuit open, connection
- *      refused, signature refused, the user's session refused) releases the
- *      key, so a retry with it may proceed;
+ *      (`outcomeOfFailure` → `not-sent`) releases the key, so a retry with it
+ *      may proceed;
  *    - any other failure (timeout or reset after sending, 5xx, unreadable
  *      answer) makes the outcome UNKNOWN: a 504 problem `ERR_OUTCOME_UNKNOWN`
  *      is stored and answered, to the first request and to every repeat, and
- *      the key never reaches the upstream again. Its detail tells the user to
- *      check the history before retrying with a new key.
- * 3. A repeat finds the record: another fingerprint → 422; pending → 409
- *    (Retry-After: 1); pending past its lease (the first request's replica
- *    died mid-call) → the same unknown-outcome answer; done → replay.
+ *      the key never reaches the upstream again, unless the request qualifies
+ *      for a resolution (see `UnknownOutcomeResolution`). Its detail tells the
+ *      user to check the history before retrying with a new key.
+ * 4. A repeat finds the record: another fingerprint → 422; claimed → it takes
+ *    the claim over; pending → 409 (Retry-After: 1); pending past its lease
+ *    (the first request's replica died mid-call) → the unknown-outcome
+ *    answer; done → replay. A repeat of an unknown outcome that qualifies for
+ *    a resolution sends the request again instead, once at a time.
  *
  * @example
  * const idempotency = createIdempotency({ settings, store, metrics, logger });
@@ -203,11 +282,40 @@ export function createIdempotency(options: IdempotencyOptions): Idempotency {
   const recordPrefix = `${settings.redis.keyPrefix}idem:`;
   // The longest a first request may run: a mutation is never retried, so one upstream timeout and our own work.
   const leaseMs = settings.upstreamTimeoutMs + 10_000;
+  // A claim lives no longer than a command may take: one applied after its claimer gave up on it is gone before
+  // the claimer's own deadline for the next step has passed, so it can never be turned into a pending record late.
+  const claimMs = settings.redis.commandTimeoutMs;
+  const notApplied: ReadonlySet<number> = new Set(settings.upstreamNotAppliedStatuses);
 
   // Hashed: keys are the caller's text and scopes hold user ids, neither belongs in a Redis key as is.
   const recordKeyOf = (scope: string, key: string): string => `${recordPrefix}${createHash('sha256').update(`${scope}\n${key}`).digest('base64url')}`;
 
-  async function save(recordKey: string, fingerprint: string, answer: HttpAnswer): Promise<void> {
+  const claimOf = (fingerprint: string, requestId: string): string =>
+    JSON.stringify({ state: 'claimed', fingerprint, token: randomBytes(12).toString('base64url'), requestId } satisfies ClaimedRecord);
+
+  /**
+   * Deletes records of ours that no call followed, whenever Redis answers again: a stalled Redis
+   * refuses every command at first, and may apply our earlier writes only later. Only our own
+   * values are deleted (compare-and-delete), so nothing another request wrote is touched.
+   */
+  function releaseLater(recordKey: string, values: readonly string[]): void {
+    const until = clock() + leaseMs;
+    const attempt = async (delayMs: number): Promise<void> => {
+      try {
+        for (const value of values) await store.deleteIfEquals(recordKey, value);
+        return;
+      } catch {
+        if (clock() >= until) {
+          logger.warn('idempotency: a key no call followed could not be released; its claim expires by itself, a pending record answers "outcome unknown"');
+          return;
+        }
+      }
+      setTimeout(() => void attempt(Math.min(delayMs * 2, 1000)), delayMs).unref();
+    };
+    void attempt(100);
+  }
+
+  async function save(recordKey: string, fingerprint: string, answer: HttpAnswer, unknown = false): Promise<void> {
     const record: DoneRecord = {
       state: 'done',
       fingerprint,
@@ -216,6 +324,7 @@ export function createIdempotency(options: IdempotencyOptions): Idempotency {
       contentType: answer.contentType,
       ...(answer.errorCode !== undefined ? { errorCode: answer.errorCode } : {}),
       ...(answer.headers ? { headers: answer.headers } : {}),
+      ...(unknown ? { unknown: true as const } : {}),
     };
     try {
       await store.set(recordKey, JSON.stringify(record), { ttlMs });
@@ -236,72 +345,103 @@ export function createIdempotency(options: IdempotencyOptions): Idempotency {
     };
   }
 
-  async function first(recordKey: string, pending: string, fingerprint: string, exec: () => Promise<HttpAnswer>, requestId: string): Promise<HttpAnswer> {
-    metrics.idempotency.inc({ result: 'first' });
+  /** Holds the claim `claim`: turns it into a pending record, then calls the upstream once. */
+  async function first(recordKey: string, claim: string, fingerprint: string, exec: () => Promise<HttpAnswer>, requestId: string, settle?: (a: HttpAnswer) => HttpAnswer): Promise<HttpAnswer> {
+    const { token } = JSON.parse(claim) as ClaimedRecord;
+    const pending = JSON.stringify({ state: 'pending', fingerprint, token, requestId, leaseUntil: clock() + leaseMs } satisfies PendingRecord);
+    let leaving: boolean;
+    try {
+      leaving = await store.replaceIfEquals(recordKey, claim, pending, ttlMs);
+    } catch (err) {
+      // Nothing sent. Redis may still apply either write late: both are ours to delete.
+      metrics.idempotency.inc({ result: 'released' });
+      releaseLater(recordKey, [claim, pending]);
+      throw err;
+    }
+    if (!leaving) {
+      // Another request with this key took the claim over (ours had expired): it is the one that sends.
+      metrics.idempotency.inc({ result: 'in-flight' });
+      throw inFlight();
+    }
+    metrics.idempotency.inc({ result: settle ? 'resolving' : 'first' });
     let answer: HttpAnswer;
     try {
       answer = await exec();
     } catch (err) {
-      if (outcomeOfFailure(err) === 'not-sent') {
+      if (outcomeOfFailure(err, notApplied) === 'not-sent') {
         metrics.idempotency.inc({ result: 'released' });
-        await store.deleteIfEquals(recordKey, pending).catch((cause: unknown) => {
-          logger.warn({ err: { message: (cause as Error).message } }, 'idempotency: a key could not be released; its repeats will answer 409, then "outcome unknown"');
+        await store.deleteIfEquals(recordKey, pending).catch(() => {
+          logger.warn('idempotency: a key could not be released at once; released as soon as Redis answers');
+          releaseLater(recordKey, [pending]);
         });
         throw err;
       }
       metrics.idempotency.inc({ result: 'unknown' });
       const unknown = unknownOutcome(err);
       logger.warn({ requestId, err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'idempotency: upstream outcome unknown; the key is spent');
-      await save(recordKey, fingerprint, problemAnswer(unknown, requestId));
+      await save(recordKey, fingerprint, problemAnswer(unknown, requestId), true);
       throw unknown;
     }
-    await save(recordKey, fingerprint, answer);
-    return answer;
+    const final = settle ? settle(answer) : answer;
+    if (settle) metrics.idempotency.inc({ result: 'resolved' });
+    await save(recordKey, fingerprint, final);
+    return final;
   }
 
-  function repeat(record: IdempotencyRecord, fingerprint: string): HttpAnswer {
+  /** What a repeat answers, or `take-over` when it may claim the key itself (replacing `text`). */
+  async function repeat(record: IdempotencyRecord, fingerprint: string, resolution: UnknownOutcomeResolution | undefined): Promise<HttpAnswer | 'take-over'> {
     if (record.fingerprint !== fingerprint) {
       metrics.idempotency.inc({ result: 'mismatch' });
       throw new IdempotencyKeyReused('This Idempotency-Key was used with another request body; use a new key for a new request.');
     }
+    // Nothing was sent for a claim: its owner stands back when it finds its claim taken.
+    if (record.state === 'claimed') return 'take-over';
     if (record.state === 'done') {
+      if (record.unknown && resolution && (await resolution.qualifies())) return 'take-over';
       metrics.idempotency.inc({ result: 'replayed' });
       return replay(record);
     }
     if (clock() < record.leaseUntil) {
       metrics.idempotency.inc({ result: 'in-flight' });
-      throw new IdempotencyInFlight('The first request with this Idempotency-Key is still in progress; retry shortly.');
+      throw inFlight();
     }
+    if (resolution && (await resolution.qualifies())) return 'take-over';
     metrics.idempotency.inc({ result: 'unknown' });
     return problemAnswer(unknownOutcome(undefined), record.requestId);
   }
 
   return {
-    async run(scope, key, fingerprint, exec, requestId) {
+    async run(scope, key, fingerprint, exec, requestId, runOptions) {
       const recordKey = recordKeyOf(scope, key);
-      const pending = JSON.stringify({
-        state: 'pending',
-        fingerprint,
-        token: randomBytes(12).toString('base64url'),
-        requestId,
-        leaseUntil: clock() + leaseMs,
-      } satisfies PendingRecord);
-      // Two rounds: a record may expire or be released between our SET NX and GET.
+      const resolution = runOptions?.resolution;
+      // Two rounds: a record may expire, be released or be taken over between our writes and reads.
       for (let round = 0; round < 2; round += 1) {
+        const claim = claimOf(fingerprint, requestId);
         let claimed: boolean;
         try {
-          claimed = await store.set(recordKey, pending, { ttlMs, ifAbsent: true });
+          claimed = await store.set(recordKey, claim, { ttlMs: claimMs, ifAbsent: true });
         } catch (err) {
-          // Redis may have applied the SET before failing to answer: undo our claim, best effort.
-          await store.deleteIfEquals(recordKey, pending).catch(() => false);
+          // Redis may apply the SET after failing to answer: ours to delete once it answers.
+          releaseLater(recordKey, [claim]);
           throw err;
         }
-        if (claimed) return first(recordKey, pending, fingerprint, exec, requestId);
-        const existing = parseRecord(await store.get(recordKey));
-        if (existing) return repeat(existing, fingerprint);
+        if (claimed) return first(recordKey, claim, fingerprint, exec, requestId);
+        const text = await store.get(recordKey);
+        const existing = parseRecord(text);
+        if (!existing || text === null) continue;
+        const next = await repeat(existing, fingerprint, resolution);
+        if (next !== 'take-over') return next;
+        let took: boolean;
+        try {
+          took = await store.replaceIfEquals(recordKey, text, claim, claimMs);
+        } catch (err) {
+          releaseLater(recordKey, [claim]);
+          throw err;
+        }
+        if (took) return first(recordKey, claim, fingerprint, exec, requestId, existing.state === 'claimed' ? undefined : resolution?.settle.bind(resolution));
       }
       metrics.idempotency.inc({ result: 'in-flight' });
-      throw new IdempotencyInFlight('The first request with this Idempotency-Key is still in progress; retry shortly.');
+      throw inFlight();
     },
   };
 }

@@ -73,7 +73,7 @@ export function createMetrics(): Metrics {
     }),
     idempotency: new Counter({
       name: 'miles_bff_idempotency_total',
-      help: 'Idempotency-Key outcomes: first, replayed, in-flight, mismatch, unknown (outcome unknown, key spent), released (failed before sending).',
+      help: 'Idempotency-Key outcomes: first, replayed, in-flight, mismatch, unknown (outcome unknown, key spent), released (failed before sending), resolving and resolved (an unknown outcome settled by sending again).',
       labelNames: ['result'],
       registers,
     }),

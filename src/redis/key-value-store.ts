@@ -23,6 +23,8 @@ export interface KeyValueStore {
   expire(key: string, ttlSeconds: number): Promise<void>;
   /** Deletes `key` only while it still holds `expected` (releasing one's own lock). */
   deleteIfEquals(key: string, expected: string): Promise<boolean>;
+  /** Writes `value` (with a new lifetime) only while `key` still holds `expected`, at once (a fenced hand-over). */
+  replaceIfEquals(key: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
   /** Adds `member` and (re)sets the set's lifetime; returns how many members the set then holds. */
   setAdd(key: string, member: string, ttlMs: number): Promise<number>;
   setMembers(key: string): Promise<string[]>;

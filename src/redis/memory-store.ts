@@ -41,6 +41,11 @@ export function createMemoryStore(maxEntries = 50_000): KeyValueStore {
       cache.delete(key);
       return true;
     },
+    async replaceIfEquals(key, expected, value, ttlMs) {
+      if (str(key) !== expected) return false;
+      cache.set(key, value, { ttl: Math.max(1, ttlMs) });
+      return true;
+    },
     async setAdd(key, member, ttlMs) {
       const existing = cache.get(key);
       const set = existing instanceof Set ? existing : new Set<string>();

@@ -25,6 +25,7 @@ export interface RedisKeyValueStore extends KeyValueStore {
 }
 
 const DELETE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+const REPLACE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end`;
 /** SADD and its lifetime at once, on one key (one cluster slot); answers the set's size. */
 const SET_ADD_WITH_TTL = `redis.call('SADD', KEYS[1], ARGV[1]) redis.call('PEXPIRE', KEYS[1], ARGV[2]) return redis.call('SCARD', KEYS[1])`;
 
@@ -188,6 +189,10 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     },
     async deleteIfEquals(key, expected) {
       const n = await run('eval', () => raw.send(['EVAL', DELETE_IF_EQUALS, '1', key, expected], key));
+      return n === 1;
+    },
+    async replaceIfEquals(key, expected, value, ttlMs) {
+      const n = await run('eval', () => raw.send(['EVAL', REPLACE_IF_EQUALS, '1', key, expected, value, String(Math.max(1, Math.round(ttlMs)))], key));
       return n === 1;
     },
     async setAdd(key, member, ttlMs) {

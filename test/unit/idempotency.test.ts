@@ -35,7 +35,13 @@ describe('idempotency: what a failure means for the key', () => {
     ['a timeout', 'unknown', new UpstreamTimeout('t', 'p')],
     ['a reset after sending', 'unknown', unreachable('ECONNRESET')],
     ['a dropped socket', 'unknown', unreachable('ERR_NETWORK')],
-    ['a 5xx answer', 'unknown', new UpstreamFault('f', 'p', 503)],
+    ['a 500 answer', 'unknown', new UpstreamFault('f', 'p', 500)],
+    ['a 502 answer (a gateway that lost the upstream after forwarding)', 'unknown', new UpstreamFault('f', 'p', 502)],
+    ['a 504 answer', 'unknown', new UpstreamFault('f', 'p', 504)],
+    ['a 503 answer with an errorCode 99 envelope', 'unknown', new UpstreamFault('f', 'p', 503, 99)],
+    ["a 503 page without an envelope (a proxy in front of the upstream)", 'not-sent', new UpstreamFault('f', 'p', 503)],
+    ['a TLS failure', 'not-sent', unreachable('ERR_TLS_CERT_ALTNAME_INVALID')],
+    ['an expired certificate', 'not-sent', unreachable('CERT_HAS_EXPIRED')],
     ['an unreadable answer', 'unknown', new UpstreamUnreadable('u', 'p')],
     ['an unexpected error', 'unknown', new Error('bug')],
     ['a refused connection', 'not-sent', unreachable('ECONNREFUSED')],
@@ -138,6 +144,80 @@ describe('idempotency over the in-process store', () => {
     expect(late.status).toBe(504);
     expect(JSON.parse(late.body).code).toBe('ERR_OUTCOME_UNKNOWN');
     expect(exec).not.toHaveBeenCalled();
+  });
+
+  it('a claim Redis applied after the claimer gave up does not lock the key: a repeat takes it over and sends once', async () => {
+    const base = createMemoryStore();
+    let failNextClaim = true;
+    const store: KeyValueStore = {
+      ...base,
+      // The SET is applied, but its answer is lost (a stalled Redis answering too late).
+      set: async (key, value, opts) => {
+        const applied = await base.set(key, value, opts);
+        if (opts.ifAbsent && failNextClaim) {
+          failNextClaim = false;
+          throw new SessionStoreUnavailable('Redis did not answer within 1000 ms (set)');
+        }
+        return applied;
+      },
+    };
+    const { idempotency } = setup(store);
+    const exec = jest.fn(async () => answer(7));
+    await expect(idempotency.run('u:alice', 'k', 'fp', exec, 'r1')).rejects.toBeInstanceOf(SessionStoreUnavailable);
+    expect(exec).not.toHaveBeenCalled();
+    const retry = await idempotency.run('u:alice', 'k', 'fp', exec, 'r2');
+    expect(retry.body).toBe(answer(7).body);
+    expect(exec).toHaveBeenCalledTimes(1);
+  });
+
+  it('never sends when the claim cannot be turned into a pending record, and a retry then proceeds', async () => {
+    const base = createMemoryStore();
+    let failures = 1;
+    const store: KeyValueStore = {
+      ...base,
+      // Applied late, after the claimer gave up: the claimer must not send, and the key must stay free.
+      replaceIfEquals: async (key, expected, value, ttlMs) => {
+        if (failures > 0) {
+          failures -= 1;
+          await base.replaceIfEquals(key, expected, value, ttlMs);
+          throw new SessionStoreUnavailable('Redis did not answer within 1000 ms (eval)');
+        }
+        return base.replaceIfEquals(key, expected, value, ttlMs);
+      },
+    };
+    const { idempotency } = setup(store);
+    const exec = jest.fn(async () => answer(8));
+    await expect(idempotency.run('u:alice', 'k', 'fp', exec, 'r1')).rejects.toBeInstanceOf(SessionStoreUnavailable);
+    expect(exec).not.toHaveBeenCalled();
+    // The background release deletes the late pending record as soon as the store answers.
+    await new Promise((r) => setTimeout(r, 250));
+    const retry = await idempotency.run('u:alice', 'k', 'fp', exec, 'r2');
+    expect(retry.body).toBe(answer(8).body);
+    expect(exec).toHaveBeenCalledTimes(1);
+  });
+
+  it('settles an unknown outcome of a qualifying request by sending it again: a duplicate refusal is the success it proves', async () => {
+    const { idempotency } = setup();
+    const duplicate: HttpAnswer = { status: 409, body: '{"errorCode":7,"errorMsg":"already stored"}', contentType: JSON_TYPE, errorCode: 7 };
+    const exec = jest.fn<Promise<HttpAnswer>, []>().mockRejectedValueOnce(new UpstreamTimeout('t', 'generosity/store')).mockResolvedValueOnce(duplicate);
+    const settled: HttpAnswer = { status: 200, body: '{"errorCode":0,"errorMsg":"ok","data":{"alreadyApplied":true}}', contentType: JSON_TYPE, errorCode: 0 };
+    const resolution = { qualifies: jest.fn(async () => true), settle: (a: HttpAnswer) => (a.errorCode === 7 ? settled : a) };
+    await expect(idempotency.run('u:alice', 'k', 'fp', exec, 'r1', { resolution })).rejects.toBeInstanceOf(UpstreamOutcomeUnknown);
+    const retry = await idempotency.run('u:alice', 'k', 'fp', exec, 'r2', { resolution });
+    expect([retry.status, retry.body]).toEqual([200, settled.body]);
+    // Settled for good: the next repeat replays it without asking the upstream.
+    const again = await idempotency.run('u:alice', 'k', 'fp', exec, 'r3', { resolution });
+    expect([again.status, again.body, again.headers?.['Idempotent-Replayed']]).toEqual([200, settled.body, 'true']);
+    expect(exec).toHaveBeenCalledTimes(2);
+  });
+
+  it('keeps the 504 for a request that does not qualify', async () => {
+    const { idempotency } = setup();
+    const exec = jest.fn<Promise<HttpAnswer>, []>().mockRejectedValueOnce(new UpstreamTimeout('t', 'generosity/store')).mockResolvedValue(answer(1));
+    const resolution = { qualifies: async () => false, settle: (a: HttpAnswer) => a };
+    await expect(idempotency.run('u:alice', 'k', 'fp', exec, 'r1', { resolution })).rejects.toBeInstanceOf(UpstreamOutcomeUnknown);
+    expect((await idempotency.run('u:alice', 'k', 'fp', exec, 'r2', { resolution })).status).toBe(504);
+    expect(exec).toHaveBeenCalledTimes(1);
   });
 
   it('answers 503 without calling when the store fails at the claim', async () => {
