@@ -7,6 +7,7 @@ import { NotFound, ServiceUnavailable } from './errors';
 import { accessLog } from './http/access-log';
 import { compose } from './http/compose';
 import { createResponseCache, type ResponseCache } from './cache/response-cache';
+import { createEarnResolution } from './http/earn-resolution';
 import { createIdempotency, type Idempotency } from './http/idempotency';
 import { createRateLimits } from './http/rate-limits';
 import { errorHandler } from './http/problem';
@@ -151,6 +152,7 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   const identity = createIdentitySource(settings.identity);
   const cache = createResponseCache({ settings, store, metrics, logger });
   const idempotency = createIdempotency({ settings, store, metrics, logger });
+  const earnResolution = createEarnResolution({ actions: settings.idempotencyResolveActions, client, logger });
   const rateLimits = createRateLimits({ settings, store, sessions, metrics, logger });
 
   const refuseWhileDraining: RequestHandler = (_req, _res, next) => {
@@ -174,6 +176,7 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
       client,
       cache,
       idempotency,
+      earnResolution,
       rateLimits,
       catalogue: settings.catalogue,
       backendToken,
@@ -195,7 +198,7 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   internalApp.use(probesRouter({ store, metrics, lifecycle }));
   internalApp.use(
     '/internal',
-    internalApiRouter({ settings, logger, sessions, backendToken, idempotency, catalogue: settings.catalogue, purgeCache: () => cache.purge() }),
+    internalApiRouter({ settings, logger, sessions, backendToken, idempotency, earnResolution, catalogue: settings.catalogue, purgeCache: () => cache.purge() }),
   );
   internalApp.use(notFound);
   internalApp.use(errorHandler(logger));

@@ -347,6 +347,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     },
     internalApiKeys: apiKeys,
     idempotencyTtlSeconds: get<number>('IDEMPOTENCY_TTL_SECONDS'),
+    idempotencyResolveActions: get<string[]>('IDEMPOTENCY_RESOLVE_ACTIONS') ?? [],
     upstreamNotAppliedStatuses: notAppliedStatuses,
     circuitBreaker: {
       enabled: get<boolean>('CIRCUIT_BREAKER_ENABLED'),

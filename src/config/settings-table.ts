@@ -144,6 +144,7 @@ export const settingsTable: readonly SettingDefinition[] = [
   // internal
   { name: 'INTERNAL_API_KEYS', kind: list, secret: true, default: '', group: 'internal', description: 'Comma list of keys partner services send as `Authorization: Bearer <key>` on `/internal`; `name:key` entries log `name`, bare keys log a fingerprint. Empty: `/internal` refuses every call.' },
   { name: 'IDEMPOTENCY_TTL_SECONDS', kind: int(60, 604_800), default: '86400', group: 'internal', description: 'How long an `Idempotency-Key` answer is kept and replayed.' },
+  { name: 'IDEMPOTENCY_RESOLVE_ACTIONS', kind: list, default: 'auto', group: 'internal', description: "Earn actions (`generosity/store`, `buffer/store`) whose unknown outcome a same-key retry may settle by sending the request again, when it carries a `param1`: the upstream refuses a duplicate `action` + `param1` (errorCode 7, then answered as the success it proves, with `data.alreadyApplied: true`). `auto`: the actions the program (`partner/getprog`) lists without a `maxPerUser`, whose only errorCode 7 is a duplicate; a comma list names them instead; empty: none (every unknown outcome stays 504)." },
   { name: 'UPSTREAM_NOT_APPLIED_STATUSES', kind: list, default: '503', group: 'internal', description: "HTTP statuses that, answered without the upstream's envelope (a proxy's page in front of it), prove a mutation was not applied: its `Idempotency-Key` is released and a retry may send it. Other 5xx stay \"outcome unknown\"." },
 
   // resilience

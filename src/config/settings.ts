@@ -138,6 +138,8 @@ export interface Settings {
   };
   readonly internalApiKeys: readonly InternalApiKey[];
   readonly idempotencyTtlSeconds: number;
+  /** `auto`, or the earn actions whose unknown outcome a same-key retry may settle (IDEMPOTENCY_RESOLVE_ACTIONS). */
+  readonly idempotencyResolveActions: readonly string[];
   /** HTTP statuses without an envelope that prove a mutation was not applied. */
   readonly upstreamNotAppliedStatuses: readonly number[];
   readonly circuitBreaker: {

@@ -3,6 +3,7 @@ import type { Settings } from '../config/settings';
 import { MethodNotAllowed, NotFound, ServiceError } from '../errors';
 import { answerFromUpstream, JSON_TYPE, sendAnswer, type HttpAnswer } from '../http/answer';
 import { wrap, type AsyncHandler } from '../http/async-handler';
+import type { EarnResolution } from '../http/earn-resolution';
 import { idempotencyKeyOf, requestFingerprint, type Idempotency } from '../http/idempotency';
 import { internalAuth } from '../http/internal-auth';
 import { jsonBody } from '../http/json-body';
@@ -32,6 +33,8 @@ export interface InternalApiDeps {
   readonly idempotency?: Idempotency;
   /** The catalogue in force (`settings.catalogue`); the built-in one by default. */
   readonly catalogue?: Catalogue;
+  /** Settles a qualifying earn's unknown outcome on a same-key retry. */
+  readonly earnResolution?: EarnResolution;
   /** Empties the response cache; returns how many entries were dropped. Absent: no cache, purge is 501. */
   readonly purgeCache?: () => Promise<number>;
 }
@@ -120,7 +123,8 @@ export function internalApiRouter(deps: InternalApiDeps): Router {
       if (key !== undefined) {
         if (deps.idempotency) {
           // Scoped by caller key: two partner services never share a key space.
-          answer = await deps.idempotency.run(`k:${String(res.locals.callerKeyId)}`, key, requestFingerprint(endpoint.path, input), exec, requestId);
+          const resolution = deps.earnResolution?.(endpoint.path, input, requestId);
+          answer = await deps.idempotency.run(`k:${String(res.locals.callerKeyId)}`, key, requestFingerprint(endpoint.path, input), exec, requestId, resolution ? { resolution } : undefined);
         } else {
           answer = await exec();
         }

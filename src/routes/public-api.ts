@@ -6,6 +6,7 @@ import { BadRequest, Forbidden, InsecureTransport, MethodNotAllowed, NotFound, U
 import { answerFromUpstream, JSON_TYPE, sendAnswer, type HttpAnswer } from '../http/answer';
 import { browserGuard } from '../http/browser-guard';
 import { wrap, type AsyncHandler } from '../http/async-handler';
+import type { EarnResolution } from '../http/earn-resolution';
 import { idempotencyKeyOf, requestFingerprint, type Idempotency } from '../http/idempotency';
 import { jsonBody } from '../http/json-body';
 import { programLanguage } from '../http/language';
@@ -36,6 +37,8 @@ export interface PublicApiDeps {
   readonly client: UpstreamClient;
   readonly cache?: ResponseCache;
   readonly idempotency?: Idempotency;
+  /** Settles a qualifying earn's unknown outcome on a same-key retry. */
+  readonly earnResolution?: EarnResolution;
   readonly rateLimits?: RateLimits;
   /** The catalogue in force (`settings.catalogue`); the built-in one by default. */
   readonly catalogue?: Catalogue;
@@ -138,7 +141,8 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
         answer = await deps.cache.serve(req, endpoint, input, scope, exec);
       } else if (key !== undefined && deps.idempotency) {
         const user = sessions.userOf(req)?.partnerClientId ?? '';
-        answer = await deps.idempotency.run(`u:${user}`, key, requestFingerprint(endpoint.path, input), exec, requestId);
+        const resolution = deps.earnResolution?.(endpoint.path, input, requestId);
+        answer = await deps.idempotency.run(`u:${user}`, key, requestFingerprint(endpoint.path, input), exec, requestId, resolution ? { resolution } : undefined);
       } else {
         answer = await exec();
       }

@@ -173,6 +173,95 @@ describe('Idempotency-Key on one replica', () => {
     expect(history.text).toContain('coffee');
   });
 
+  it('a 503 page without an envelope (a proxy in front of the upstream) applied nothing: the key is released and a same-key retry credits once', async () => {
+    const api = new ApiClient(svc.url);
+    await api.connect('idem-proxy-503');
+    const start = svc.sandbox.userPoints('idem-proxy-503')!;
+    const key = newKey();
+    svc.sandbox.injectFault({ path: 'generosity/store', kind: 'status', status: 503, times: 1 });
+    const first = await store(api, key, { action: 'review' });
+    expect(first.status).toBe(502);
+    expect(first.json.code).toBe('ERR_UPSTREAM_FAULT');
+    expect(svc.sandbox.userPoints('idem-proxy-503')).toBe(start);
+    const retry = await store(api, key, { action: 'review' });
+    expect(retry.status).toBe(200);
+    expect(retry.json.data.points).toBe(start + 20);
+    expect(svc.sandbox.userPoints('idem-proxy-503')).toBe(start + 20);
+  });
+
+  it('a 500 page keeps the outcome unknown (the upstream may have failed after applying it)', async () => {
+    const api = new ApiClient(svc.url);
+    await api.connect('idem-proxy-500');
+    const key = newKey();
+    svc.sandbox.injectFault({ path: 'gift/checkavailability', kind: 'status', status: 500, times: 1 });
+    const first = await buy(api, key, 'coffee');
+    expect(first.status).toBe(504);
+    expect(first.json.code).toBe('ERR_OUTCOME_UNKNOWN');
+    const calls = svc.sandbox.callCount('gift/checkavailability');
+    expect((await buy(api, key, 'coffee')).status).toBe(504);
+    expect(svc.sandbox.callCount('gift/checkavailability')).toBe(calls);
+  });
+
+  it('an earn with a unique param1 whose outcome is unknown is settled by a same-key retry: applied → the success it was, once', async () => {
+    const api = new ApiClient(svc.url);
+    await api.connect('idem-resolve-applied');
+    const start = svc.sandbox.userPoints('idem-resolve-applied')!;
+    const key = newKey();
+    const body = { action: 'purchase', param1: 'order-resolve-1' };
+    svc.sandbox.injectFault({ path: 'generosity/store', kind: 'drop-after-commit', times: 1 });
+    const first = await store(api, key, body);
+    expect(first.status).toBe(504);
+    expect(first.json.code).toBe('ERR_OUTCOME_UNKNOWN');
+    expect(svc.sandbox.userPoints('idem-resolve-applied')).toBe(start + 50);
+
+    const retry = await store(api, key, body);
+    expect(retry.status).toBe(200);
+    expect(retry.json).toEqual({ errorCode: 0, errorMsg: 'ok', data: { alreadyApplied: true, action: 'purchase', param1: 'order-resolve-1' } });
+    expect(svc.sandbox.userPoints('idem-resolve-applied')).toBe(start + 50);
+    const calls = svc.sandbox.callCount('generosity/store');
+    const again = await store(api, key, body);
+    expect([again.status, again.text, again.headers.get('idempotent-replayed')]).toEqual([200, retry.text, 'true']);
+    expect(svc.sandbox.callCount('generosity/store')).toBe(calls);
+  });
+
+  it('… not applied → the normal answer of the request sent again, credited once', async () => {
+    const api = new ApiClient(svc.url);
+    await api.connect('idem-resolve-not-applied');
+    const start = svc.sandbox.userPoints('idem-resolve-not-applied')!;
+    const key = newKey();
+    const body = { action: 'purchase', param1: 'order-resolve-2' };
+    // The connection is cut before the upstream handled the request: nothing applied, but we cannot know.
+    svc.sandbox.injectFault({ path: 'generosity/store', kind: 'reset', times: 1 });
+    const first = await store(api, key, body);
+    expect(first.status).toBe(504);
+    expect(svc.sandbox.userPoints('idem-resolve-not-applied')).toBe(start);
+    const retry = await store(api, key, body);
+    expect(retry.status).toBe(200);
+    expect(retry.json.data.earn).toMatchObject({ action: 'purchase', param1: 'order-resolve-2', points: 50 });
+    expect(retry.json.data.points).toBe(start + 50);
+    expect(svc.sandbox.userPoints('idem-resolve-not-applied')).toBe(start + 50);
+  });
+
+  it('an earn with a per-user limit keeps its 504 (its errorCode 7 would prove nothing); the history tells whether it was applied', async () => {
+    const api = new ApiClient(svc.url);
+    await api.connect('idem-resolve-limited');
+    const start = svc.sandbox.userPoints('idem-resolve-limited')!;
+    const key = newKey();
+    const body = { action: 'review', param1: 'product-42' };
+    svc.sandbox.injectFault({ path: 'generosity/store', kind: 'drop-after-commit', times: 1 });
+    const first = await store(api, key, body);
+    expect(first.status).toBe(504);
+    const calls = svc.sandbox.callCount('generosity/store');
+    expect((await store(api, key, body)).status).toBe(504);
+    expect(svc.sandbox.callCount('generosity/store')).toBe(calls);
+    // What the 504's detail tells the client to do: the earn is in the history, with its param1.
+    const history = await api.get('/api/user/historyearns?limit=100');
+    expect(history.status).toBe(200);
+    const earns = history.json.data.earns as { action: string; param1?: string }[];
+    expect(earns.filter((e) => e.action === 'review' && e.param1 === 'product-42')).toHaveLength(1);
+    expect(svc.sandbox.userPoints('idem-resolve-limited')).toBe(start + 20);
+  });
+
   it('outcome unknown after a timeout: 504, and the retry never reaches the upstream', async () => {
     const quick = await startTestService({ env: { APM_TIMEOUT_MS: '300' } });
     try {
