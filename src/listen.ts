@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MilesApp } from './app';
 
@@ -9,7 +9,8 @@ export interface RunningService {
   readonly internalUrl: string;
   /**
    * Graceful stop: readiness turns false at once, new requests are refused,
-   * in-flight ones complete (up to `timeoutMs`), then connections close.
+   * every answer from then on carries `Connection: close`, in-flight ones
+   * complete (up to `timeoutMs`), then connections close.
    */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -33,6 +34,7 @@ export async function listenService(app: MilesApp, ports: { port?: number; inter
   publicServer.keepAliveTimeout = 65_000;
   publicServer.headersTimeout = 66_000;
   publicServer.requestTimeout = 30_000;
+  const closeAfterAnswer = closeConnectionsWhileDraining(publicServer, app);
   const publicPort = await listen(publicServer, ports.port ?? app.settings.port, host);
   const internalPort = await listen(internalServer, ports.internalPort ?? app.settings.internalPort, host);
   const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
@@ -60,9 +62,47 @@ export async function listenService(app: MilesApp, ports: { port?: number; inter
     internalUrl: `http://${local}:${internalPort}`,
     async stop(timeoutMs = app.settings.shutdownTimeoutMs) {
       app.lifecycle.startDraining();
-      await closeServer(publicServer, timeoutMs);
+      closeAfterAnswer();
+      // A keep-alive connection idle right now may already carry the client's next request: closing
+      // it would reset that request. It gets the grace to arrive (and its answer closes the connection).
+      const grace = Math.min(app.settings.shutdownIdleGraceMs, timeoutMs);
+      if (grace > 0) await untilNoConnection(publicServer, grace);
+      await closeServer(publicServer, Math.max(0, timeoutMs - grace));
       await closeServer(internalServer, 1000);
       await app.close();
     },
   };
+}
+
+/**
+ * Once the service drains, every answer on `server` carries `Connection: close`, the answers in
+ * flight included: the client (or the ingress) then never sends another request on a connection
+ * that is about to close, which it would see reset. Node closes such a connection itself once
+ * the answer is sent. Returns what to call when draining starts.
+ */
+function closeConnectionsWhileDraining(server: Server, app: MilesApp): () => void {
+  const unanswered = new Set<ServerResponse>();
+  // Before the app's own listener, so that even an answer sent at once carries the header.
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    if (app.lifecycle.draining) {
+      res.setHeader('Connection', 'close');
+      return;
+    }
+    unanswered.add(res);
+    res.once('close', () => unanswered.delete(res));
+  });
+  return () => {
+    for (const res of unanswered) if (!res.headersSent) res.setHeader('Connection', 'close');
+    unanswered.clear();
+  };
+}
+
+/** Resolves once `server` holds no connection, or after `ms`. */
+async function untilNoConnection(server: Server, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const open = await new Promise<number>((resolve) => server.getConnections((err, count) => resolve(err ? 1 : count)));
+    if (open === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(50, Math.max(1, until - Date.now()))));
+  }
 }

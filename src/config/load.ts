@@ -281,6 +281,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     host: get<string>('HOST'),
     logLevel: get<Settings['logLevel']>('LOG_LEVEL'),
     shutdownTimeoutMs: get<number>('SHUTDOWN_TIMEOUT_MS'),
+    shutdownIdleGraceMs: get<number>('SHUTDOWN_IDLE_GRACE_MS'),
     demoPage: get<boolean | undefined>('DEMO_PAGE') ?? !baseUrl,
     upstream: baseUrl
       ? { kind: 'remote', baseUrl, partnerId: partnerId!, partnerSecret: partnerSecret! }

@@ -53,6 +53,7 @@ export const settingsTable: readonly SettingDefinition[] = [
   { name: 'HOST', kind: str, default: '0.0.0.0', group: 'service', description: 'Address both listeners bind to.' },
   { name: 'LOG_LEVEL', kind: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), default: 'info', group: 'service', description: 'pino log level.' },
   { name: 'SHUTDOWN_TIMEOUT_MS', kind: int(0, 600_000), default: '20000', group: 'service', description: 'On SIGTERM, how long in-flight requests may take before connections are closed.' },
+  { name: 'SHUTDOWN_IDLE_GRACE_MS', kind: int(0, 60_000), default: '1000', group: 'service', description: 'On SIGTERM, how long a keep-alive connection idle at that moment stays open for a request already on its way (answered 503 with `Connection: close`) before it is closed (the grace ends early once no connection is left); 0 closes idle connections at once, which resets a request sent at that instant.' },
   { name: 'DEMO_PAGE', kind: bool, group: 'service', description: 'Serve the demo page at `/`. Default: on with the embedded sandbox, off otherwise.' },
 
   // upstream

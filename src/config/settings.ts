@@ -64,6 +64,8 @@ export interface Settings {
   readonly host: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly shutdownTimeoutMs: number;
+  /** SHUTDOWN_IDLE_GRACE_MS */
+  readonly shutdownIdleGraceMs: number;
   readonly demoPage: boolean;
   readonly upstream: UpstreamTarget;
   readonly upstreamTimeoutMs: number;

@@ -59,6 +59,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     COOKIE_SECURE: 'false',
     REDIS_KEY_PREFIX: prefix,
     ...(useRedis ? { REDIS_URL: testRedisUrl() } : {}),
+    // Tests close their services with connections idle: no grace for a request on its way.
+    SHUTDOWN_IDLE_GRACE_MS: '0',
     ...options.env,
   };
   const settings = loadSettings(env);
