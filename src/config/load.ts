@@ -355,6 +355,7 @@ export function loadSettings(env: Environment = process.env): Settings {
       failureThreshold: get<number>('CIRCUIT_BREAKER_FAILURE_THRESHOLD'),
       failureRatePercent: get<number>('CIRCUIT_BREAKER_FAILURE_RATE_PERCENT'),
       windowSeconds: get<number>('CIRCUIT_BREAKER_WINDOW_SECONDS'),
+      consecutiveFailures: get<number>('CIRCUIT_BREAKER_CONSECUTIVE_FAILURES'),
       openSeconds: get<number>('CIRCUIT_BREAKER_OPEN_SECONDS'),
     },
   };

@@ -153,6 +153,7 @@ export const settingsTable: readonly SettingDefinition[] = [
   { name: 'CIRCUIT_BREAKER_FAILURE_THRESHOLD', kind: int(1, 1_000_000), default: '5', group: 'resilience', description: 'Upstream faults within the window that open the circuit.' },
   { name: 'CIRCUIT_BREAKER_FAILURE_RATE_PERCENT', kind: int(1, 100), default: '50', group: 'resilience', description: "Share of the window's upstream calls that must have failed too (percent), so that sparse faults among many successes do not open it." },
   { name: 'CIRCUIT_BREAKER_WINDOW_SECONDS', kind: int(1, 3600), default: '10', group: 'resilience', description: 'Sliding window over which upstream faults are counted.' },
+  { name: 'CIRCUIT_BREAKER_CONSECUTIVE_FAILURES', kind: int(0, 1_000_000), default: '10', group: 'resilience', description: 'Upstream faults in a row, with no answer between them, that open the circuit whatever the window holds: a stalled upstream fails fast after about one timeout even when the window still holds the successes of the seconds before. 0: off.' },
   { name: 'CIRCUIT_BREAKER_OPEN_SECONDS', kind: int(1, 3600), default: '5', group: 'resilience', description: 'How long an open circuit refuses calls before one trial call (half-open); a successful trial closes it, a failed one opens it again.' },
 ];
 

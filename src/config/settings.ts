@@ -149,6 +149,8 @@ export interface Settings {
     readonly failureThreshold: number;
     readonly failureRatePercent: number;
     readonly windowSeconds: number;
+    /** Faults in a row that open the circuit; 0: off. */
+    readonly consecutiveFailures: number;
     readonly openSeconds: number;
   };
 }

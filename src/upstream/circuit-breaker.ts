@@ -8,7 +8,11 @@
  *   traffic). The circuit opens when the window holds at least
  *   `failureThreshold` failures and they are at least `failureRatePercent` of
  *   its calls (a few failures among many successes are the upstream's noise,
- *   not an outage).
+ *   not an outage). It also opens after `consecutiveFailures` failures in a
+ *   row with no success between them, whatever the window holds: when the
+ *   upstream stalls, the window still holds the successes of the seconds
+ *   before, and every call meanwhile would wait a whole timeout; a run of
+ *   failures says at once that nothing answers any more.
  * - open: no call goes through for `openSeconds`; each is refused with the
  *   seconds left (`Retry-After`).
  * - half-open: one trial call at a time goes through, the others are refused
@@ -43,6 +47,8 @@ export interface CircuitBreakerOptions {
   /** Share of the window's calls that must have failed too, in percent (1–100). */
   readonly failureRatePercent: number;
   readonly windowSeconds: number;
+  /** Failures in a row (no success between them) that open the circuit whatever the window holds; 0 or absent: off. */
+  readonly consecutiveFailures?: number;
   /** How long the circuit stays open before a trial call. */
   readonly openSeconds: number;
   /**
@@ -106,6 +112,7 @@ function check(options: CircuitBreakerOptions): void {
   whole('failureRatePercent', 1, 100);
   whole('windowSeconds', 1, 86_400);
   whole('openSeconds', 1, 86_400);
+  if (options.consecutiveFailures !== undefined) whole('consecutiveFailures', 0, 1_000_000);
 }
 
 export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBreaker {
@@ -121,6 +128,9 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
   let generation = 0;
   let openUntil = 0;
   let trialSince: number | undefined;
+  /** Failures since the last success of the closed circuit. */
+  let inARow = 0;
+  const inARowLimit = options.consecutiveFailures ?? 0;
 
   function moveTo(to: CircuitState, counts: { failures: number; calls: number } = { failures: 0, calls: 0 }): void {
     const from = state;
@@ -128,6 +138,7 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
     state = to;
     generation += 1;
     trialSince = undefined;
+    inARow = 0;
     if (to === 'open') openUntil = clock() + openMs;
     if (to === 'closed') for (const b of buckets) b.slice = -1;
     options.onStateChange?.({ from, to, ...counts });
@@ -157,9 +168,14 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
     }
     bucket.calls += 1;
     if (verdict === 'failure') bucket.failures += 1;
-    if (verdict !== 'failure') return;
+    if (verdict !== 'failure') {
+      inARow = 0;
+      return;
+    }
+    inARow += 1;
     const counts = windowCounts(now);
     if (counts.failures >= options.failureThreshold && counts.failures * 100 >= options.failureRatePercent * counts.calls) moveTo('open', counts);
+    else if (inARowLimit > 0 && inARow >= inARowLimit) moveTo('open', counts);
   }
 
   /** An open circuit whose time is up turns half-open when next looked at. */

@@ -68,6 +68,8 @@ export interface CircuitBreakerSettings {
   readonly failureRatePercent: number;
   readonly windowSeconds: number;
   readonly openSeconds: number;
+  /** Faults in a row that open the circuit; 0: off. */
+  readonly consecutiveFailures?: number;
   /** Epoch ms; tests inject their own clock. */
   readonly now?: () => number;
 }
@@ -288,6 +290,7 @@ function circuitBreakerFor(settings: CircuitBreakerSettings, logger: Logger, met
     failureRatePercent: settings.failureRatePercent,
     windowSeconds: settings.windowSeconds,
     openSeconds: settings.openSeconds,
+    ...(settings.consecutiveFailures ? { consecutiveFailures: settings.consecutiveFailures } : {}),
     ...(settings.now ? { now: settings.now } : {}),
     onStateChange({ from, to, failures, calls }) {
       showCircuitState(metrics, to);
@@ -295,7 +298,7 @@ function circuitBreakerFor(settings: CircuitBreakerSettings, logger: Logger, met
       if (to === 'open' && from === 'closed') {
         logger.error(
           { circuit: to, failures, calls, windowSeconds: settings.windowSeconds, openSeconds: settings.openSeconds },
-          `upstream circuit OPEN: ${failures} of ${calls} upstream calls failed within ${settings.windowSeconds} s; answering 503 for ${settings.openSeconds} s, then one trial call`,
+          `upstream circuit OPEN: ${failures} of ${calls} upstream calls failed within ${settings.windowSeconds} s (or ${settings.consecutiveFailures ?? 0} in a row); answering 503 for ${settings.openSeconds} s, then one trial call`,
         );
       } else if (to === 'open') {
         logger.error({ circuit: to, openSeconds: settings.openSeconds }, `upstream circuit OPEN again: the trial call failed; answering 503 for ${settings.openSeconds} s`);

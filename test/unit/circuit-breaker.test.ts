@@ -28,6 +28,38 @@ describe('circuit breaker', () => {
     expect(breaker.admit()).toEqual({ admitted: false, retryAfterSeconds: 2 });
   });
 
+  it('a stall after a busy window: opens on the run of failures in a row, not seconds later when the rate catches up', () => {
+    const breaker = build({ failureThreshold: 5, consecutiveFailures: 10 });
+    // A busy second of successes, then the upstream stalls: every call in flight times out together.
+    const stalled: Admitted[] = [];
+    for (let i = 0; i < 200; i += 1) admitted(breaker.admit()).settle('success');
+    for (let i = 0; i < 30; i += 1) stalled.push(admitted(breaker.admit()));
+    now += 5000;
+    for (const call of stalled.slice(0, 9)) call.settle('failure');
+    expect(breaker.state).toBe('closed');
+    stalled[9]!.settle('failure');
+    expect(breaker.state).toBe('open');
+    expect(changes).toEqual([{ from: 'closed', to: 'open', failures: 10, calls: 210 }]);
+  });
+
+  it('a handful of failures between answers, at low traffic, does not open it', () => {
+    const breaker = build({ failureThreshold: 50, consecutiveFailures: 10 });
+    for (let round = 0; round < 5; round += 1) {
+      for (let i = 0; i < 9; i += 1) admitted(breaker.admit()).settle('failure');
+      admitted(breaker.admit()).settle('success');
+      now += 500;
+    }
+    expect(breaker.state).toBe('closed');
+    expect(changes).toEqual([]);
+  });
+
+  it('without consecutiveFailures, only the window decides', () => {
+    const breaker = build({ failureThreshold: 5 });
+    for (let i = 0; i < 200; i += 1) admitted(breaker.admit()).settle('success');
+    for (let i = 0; i < 50; i += 1) admitted(breaker.admit()).settle('failure');
+    expect(breaker.state).toBe('closed');
+  });
+
   it('forgets failures older than the window', () => {
     const breaker = build();
     admitted(breaker.admit()).settle('failure');
