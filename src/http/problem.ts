@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, Response } from 'express';
-import { ServiceError } from '../errors';
+import { ServiceError, ServiceUnavailable, SessionStoreUnavailable, UpstreamCircuitOpen } from '../errors';
 import type { Logger } from '../observability/logger';
 
 /** An RFC 9457 problem document. */
@@ -83,8 +83,32 @@ function fromBodyParser(err: BodyParserError): ServiceError | undefined {
   }
 }
 
+/** How often a state already logged when it began (a Redis outage, an open circuit, a drain) is recalled. */
+const REMINDER_EVERY_MS = 10_000;
+
+/**
+ * Errors that each request of an outage meets alike: the outage's own module logs its changes of
+ * state (redis-store.ts, the circuit breaker, the drain), each request has its access line, so a
+ * warning per request would only repeat them, a thousand times a second under load. One reminder
+ * per code every REMINDER_EVERY_MS, with how many it stands for, is enough.
+ */
+function isOutageState(err: ServiceError): boolean {
+  return err instanceof SessionStoreUnavailable || err instanceof UpstreamCircuitOpen || err instanceof ServiceUnavailable;
+}
+
 /** The one place where any error becomes an answer. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
+  const reminders = new Map<string, { at: number; suppressed: number }>();
+  const remind = (err: ServiceError, requestId: unknown): void => {
+    const now = Date.now();
+    const last = reminders.get(err.code);
+    if (last && now - last.at < REMINDER_EVERY_MS) {
+      last.suppressed += 1;
+      return;
+    }
+    reminders.set(err.code, { at: now, suppressed: 0 });
+    logger.warn({ err: { code: err.code, message: err.message, cause: causeSummary(err.cause) }, requestId, suppressed: last?.suppressed ?? 0, everyMs: REMINDER_EVERY_MS }, err.title);
+  };
   return (err: unknown, req, res, next) => {
     if (res.headersSent) {
       next(err);
@@ -96,6 +120,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (!known) {
       logger.error({ err, requestId: res.locals.requestId, path: req.path }, 'unexpected error');
       known = new InternalError('The service failed to handle this request.', { cause: err });
+    } else if (known.status >= 500 && isOutageState(known)) {
+      remind(known, res.locals.requestId);
     } else if (known.status >= 500) {
       logger.warn({ err: { code: known.code, message: known.message, cause: causeSummary(known.cause) }, requestId: res.locals.requestId }, known.title);
     }
