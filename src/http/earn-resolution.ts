@@ -9,7 +9,7 @@ const ALREADY_STORED = 7;
 const EARN_PATHS: ReadonlySet<string> = new Set(['generosity/store', 'buffer/store']);
 
 export interface EarnResolutionOptions {
-  /** IDEMPOTENCY_RESOLVE_ACTIONS: `auto`, action names, or none. */
+  /** IDEMPOTENCY_RESOLVE_ACTIONS: `auto`, action names, or `none`. */
   readonly actions: readonly string[];
   readonly client: UpstreamClient;
   readonly logger: Logger;
@@ -36,7 +36,7 @@ export type EarnResolution = (path: string, input: Readonly<Record<string, unkno
 export function createEarnResolution(options: EarnResolutionOptions): EarnResolution {
   const { client, logger } = options;
   const auto = options.actions.length === 1 && options.actions[0] === 'auto';
-  const named = new Set(auto ? [] : options.actions);
+  const named = new Set(auto ? [] : options.actions.filter((a) => a !== 'none'));
   if (!auto && named.size === 0) return () => undefined;
   const program = catalogueEntry('partner/getprog');
 

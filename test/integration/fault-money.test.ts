@@ -32,6 +32,8 @@ interface Fault {
   readonly rule: Omit<FaultRule, 'path' | 'times'>;
   /** Whether the sandbox applies the operation under this fault (the service cannot know). */
   readonly applied: boolean;
+  /** The answer proves nothing was applied (a proxy's page without envelope): the key is released. */
+  readonly notApplied?: true;
 }
 
 /** Faults after the request left: whether the upstream applied it, the front-end cannot know. */
@@ -40,15 +42,19 @@ const faults: readonly Fault[] = [
   { name: 'the answer comes after the timeout, the upstream committed first', rule: { kind: 'delay-after-commit', ms: 3 * TIMEOUT_MS }, applied: true },
   { name: 'the upstream handles it after the timeout', rule: { kind: 'delay', ms: 3 * TIMEOUT_MS }, applied: true },
   { name: 'the connection is reset before the upstream handles it', rule: { kind: 'reset' }, applied: false },
-  { name: 'the upstream answers 503 without handling it', rule: { kind: 'status', status: 503 }, applied: false },
   { name: 'the upstream answer is unreadable', rule: { kind: 'garbage' }, applied: false },
 ];
+const unknownFaults = faults;
+const proxyPage: Fault = { name: 'a proxy in front of the upstream answers a 503 page', rule: { kind: 'status', status: 503 }, applied: false, notApplied: true };
 
 describe('money-like points under upstream faults', () => {
   let svc: TestService;
   beforeAll(async () => {
     // The breaker is tested on its own (fault-upstream); here every fault must reach the idempotency layer.
-    svc = await startTestService({ env: { APM_TIMEOUT_MS: String(TIMEOUT_MS), CIRCUIT_BREAKER_FAILURE_THRESHOLD: '1000' } });
+    // No earn is settled by a same-key retry here: what an unknown outcome keeps (see the last describe).
+    svc = await startTestService({
+      env: { APM_TIMEOUT_MS: String(TIMEOUT_MS), CIRCUIT_BREAKER_FAILURE_THRESHOLD: '1000', CIRCUIT_BREAKER_CONSECUTIVE_FAILURES: '0', IDEMPOTENCY_RESOLVE_ACTIONS: 'none' },
+    });
   });
   afterEach(() => svc.sandbox.clearFaults());
   afterAll(async () => {
@@ -107,7 +113,24 @@ describe('money-like points under upstream faults', () => {
       expect(await frontEndAgrees(api, id, m)).toEqual({ points: STARTING_BALANCE + m.delta, entries: 1 });
     });
 
-    it.each(faults)('when $name: the front-end is told the outcome is unknown, reads the truth, and the key never charges twice', async ({ rule, applied }) => {
+    it(`when ${proxyPage.name}: nothing was applied, the key is released, and a same-key retry applies it once`, async () => {
+      const { api, id } = await newUser('proxy');
+      const key = { 'Idempotency-Key': `p-${randomBytes(6).toString('hex')}` };
+      const body = m.body();
+      const before = svc.sandbox.callCount(m.path);
+      svc.sandbox.injectFault({ ...proxyPage.rule, path: m.path, times: 1 });
+      const first = await api.post(`/api/${m.path}`, body, { headers: key });
+      expect(first.status).toBe(502);
+      expect(first.json.code).toBe('ERR_UPSTREAM_FAULT');
+      expect(await frontEndAgrees(api, id, m)).toEqual({ points: STARTING_BALANCE, entries: 0 });
+      const retry = await api.post(`/api/${m.path}`, body, { headers: key });
+      expect(retry.status).toBe(200);
+      expect(retry.json.data.points).toBe(STARTING_BALANCE + m.delta);
+      expect(svc.sandbox.callCount(m.path) - before).toBe(2);
+      expect(await frontEndAgrees(api, id, m)).toEqual({ points: STARTING_BALANCE + m.delta, entries: 1 });
+    });
+
+    it.each(unknownFaults)('when $name: the front-end is told the outcome is unknown, reads the truth, and the key never charges twice', async ({ rule, applied }) => {
       const { api, id } = await newUser('fault');
       const key = { 'Idempotency-Key': `f-${randomBytes(6).toString('hex')}` };
       const body = m.body();
@@ -185,5 +208,41 @@ describe('money-like points under upstream faults', () => {
     const { points, entries } = await frontEndAgrees(api, id, mutations[0]!);
     expect(points).toBe(STARTING_BALANCE - 100);
     expect(entries).toBe(1);
+  });
+
+  describe('an earn with a unique param1 (IDEMPOTENCY_RESOLVE_ACTIONS=auto, the default)', () => {
+    let settling: TestService;
+    beforeAll(async () => {
+      settling = await startTestService({ sandbox: svc.sandbox, env: { APM_TIMEOUT_MS: String(TIMEOUT_MS), CIRCUIT_BREAKER_FAILURE_THRESHOLD: '1000', CIRCUIT_BREAKER_CONSECUTIVE_FAILURES: '0' } });
+    });
+    afterAll(async () => {
+      await settling.close();
+    });
+
+    it.each(unknownFaults)('when $name: the same-key retry settles it, credited exactly once', async ({ rule, applied }) => {
+      const m = mutations[1]!;
+      const id = `settle-${randomBytes(4).toString('hex')}`;
+      const api = new ApiClient(settling.url);
+      expect((await api.connect(id)).status).toBe(200);
+      const key = { 'Idempotency-Key': `s-${randomBytes(6).toString('hex')}` };
+      const body = m.body();
+      const before = svc.sandbox.callCount(m.path);
+      svc.sandbox.injectFault({ ...rule, path: m.path, times: 1 });
+      expectUnknownOutcome(await api.post(`/api/${m.path}`, body, { headers: key }));
+      await settled(m.path, before + 1);
+
+      const retry = await api.post(`/api/${m.path}`, body, { headers: key });
+      expect(retry.status).toBe(200);
+      expect(retry.json.errorCode).toBe(0);
+      if (applied) expect(retry.json.data).toEqual({ alreadyApplied: true, ...body });
+      else expect(retry.json.data.points).toBe(STARTING_BALANCE + m.delta);
+      expect(svc.sandbox.userPoints(id)).toBe(STARTING_BALANCE + m.delta);
+      // Settled for good: every further retry replays it, no more calls.
+      const replays = await Promise.all([1, 2, 3].map(() => api.post(`/api/${m.path}`, body, { headers: key })));
+      for (const r of replays) expect([r.status, r.text]).toEqual([200, retry.text]);
+      expect(svc.sandbox.callCount(m.path) - before).toBe(2);
+      const history = await api.get('/api/user/historyearns');
+      expect(history.json.data.earns).toHaveLength(1);
+    });
   });
 });
