@@ -1,12 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { freePort } from '../helpers/global-setup';
-import { ensureBuilt, ROOT } from '../helpers/build';
-import { testRedisUrl, uniquePrefix, dropPrefix } from '../helpers/redis';
-import { startTestSandbox, TEST_PARTNER, TEST_SESSION_SECRET } from '../helpers/service';
+import { ensureBuilt } from '../helpers/build';
+import { uniquePrefix, dropPrefix } from '../helpers/redis';
+import { startTestSandbox } from '../helpers/service';
 import type { Sandbox } from '../../src/sandbox';
-
-const SERVER = join(ROOT, 'dist', 'server.js');
+import { SERVER, serviceProcessEnv } from '../helpers/service-process';
 
 function baseEnv(): NodeJS.ProcessEnv {
   const { PATH, HOME } = process.env;
@@ -51,23 +49,11 @@ describe('the service process', () => {
       port = await freePort();
       internalPort = await freePort();
       child = spawn(process.execPath, [SERVER], {
-        env: {
-          ...baseEnv(),
-          PORT: String(port),
-          INTERNAL_PORT: String(internalPort),
-          HOST: '127.0.0.1',
-          APM_BASE_URL: sandbox.url,
-          APM_PARTNER_ID: TEST_PARTNER.id,
-          APM_PARTNER_SECRET: TEST_PARTNER.secret,
-          REDIS_URL: testRedisUrl(),
-          REDIS_KEY_PREFIX: prefix,
-          SESSION_SECRET: TEST_SESSION_SECRET,
-          COOKIE_SECURE: 'false',
-          LOG_LEVEL: 'warn',
+        env: serviceProcessEnv(sandbox, prefix, { port, internalPort }, {
           SHUTDOWN_TIMEOUT_MS: '10000',
           // What a platform may inject beside our settings: a name in our namespace that is not ours.
           REDIS_TLS_URL: 'rediss://platform-redis.example.com:6380',
-        },
+        }),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import type { Sandbox } from '../../src/sandbox';
-import { ensureBuilt, ROOT } from '../helpers/build';
+import { ensureBuilt } from '../helpers/build';
 import { freePort } from '../helpers/global-setup';
 import { ApiClient } from '../helpers/http';
-import { dropPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis';
-import { startTestSandbox, startTestService, TEST_PARTNER, TEST_SESSION_SECRET, type TestService } from '../helpers/service';
+import { dropPrefix, uniquePrefix } from '../helpers/redis';
+import { startTestSandbox, startTestService, type TestService } from '../helpers/service';
+import { SERVER, serviceProcessEnv } from '../helpers/service-process';
 
 /**
  * A replica killed (SIGKILL) while an earn it sent is in the upstream's hands; the client retries
@@ -36,22 +36,8 @@ describe('a replica killed in the middle of an earn', () => {
     const env = { APM_TIMEOUT_MS: '1000', RATE_LIMIT_ENABLED: 'false' };
     const port = await freePort();
     const internalPort = await freePort();
-    proc = spawn(process.execPath, [join(ROOT, 'dist', 'server.js')], {
-      env: {
-        PATH: process.env.PATH,
-        PORT: String(port),
-        INTERNAL_PORT: String(internalPort),
-        HOST: '127.0.0.1',
-        APM_BASE_URL: sandbox.url,
-        APM_PARTNER_ID: TEST_PARTNER.id,
-        APM_PARTNER_SECRET: TEST_PARTNER.secret,
-        REDIS_URL: testRedisUrl(),
-        REDIS_KEY_PREFIX: prefix,
-        SESSION_SECRET: TEST_SESSION_SECRET,
-        COOKIE_SECURE: 'false',
-        LOG_LEVEL: 'warn',
-        ...env,
-      },
+    proc = spawn(process.execPath, [SERVER], {
+      env: serviceProcessEnv(sandbox, prefix, { port, internalPort }, env),
       stdio: 'ignore',
     });
     for (let i = 0; (await fetch(`http://127.0.0.1:${internalPort}/readyz`).then((r) => r.status, () => 0)) !== 200; i += 1) {

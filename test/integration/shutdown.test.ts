@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
-import { join } from 'node:path';
 import type { Sandbox } from '../../src/sandbox';
-import { ensureBuilt, ROOT } from '../helpers/build';
+import { ensureBuilt } from '../helpers/build';
 import { freePort } from '../helpers/global-setup';
 import { ApiClient } from '../helpers/http';
-import { dropPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis';
-import { startTestSandbox, TEST_PARTNER, TEST_SESSION_SECRET } from '../helpers/service';
+import { dropPrefix, uniquePrefix } from '../helpers/redis';
+import { startTestSandbox } from '../helpers/service';
+import { SERVER, serviceProcessEnv } from '../helpers/service-process';
 
 /**
  * SIGTERM on the real process (dist/server.js): readiness turns 503, every
@@ -17,7 +17,6 @@ import { startTestSandbox, TEST_PARTNER, TEST_SESSION_SECRET } from '../helpers/
  * process exits 0, at the latest when the grace period (SHUTDOWN_TIMEOUT_MS)
  * ends.
  */
-const SERVER = join(ROOT, 'dist', 'server.js');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** A deadline for a race: its timer never holds the test run open. */
 const deadline = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
@@ -35,22 +34,7 @@ async function startChild(sandbox: Sandbox, prefix: string, env: Record<string, 
   const port = await freePort();
   const internalPort = await freePort();
   const proc = spawn(process.execPath, [SERVER], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PORT: String(port),
-      INTERNAL_PORT: String(internalPort),
-      HOST: '127.0.0.1',
-      APM_BASE_URL: sandbox.url,
-      APM_PARTNER_ID: TEST_PARTNER.id,
-      APM_PARTNER_SECRET: TEST_PARTNER.secret,
-      REDIS_URL: testRedisUrl(),
-      REDIS_KEY_PREFIX: prefix,
-      SESSION_SECRET: TEST_SESSION_SECRET,
-      COOKIE_SECURE: 'false',
-      LOG_LEVEL: 'info',
-      ...env,
-    },
+    env: serviceProcessEnv(sandbox, prefix, { port, internalPort }, { LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

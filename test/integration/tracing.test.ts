@@ -1,15 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { ensureBuilt, ROOT } from '../helpers/build';
+import { ensureBuilt } from '../helpers/build';
 import { freePort } from '../helpers/global-setup';
 import { ApiClient } from '../helpers/http';
 import { OtlpReceiver, SPAN_KIND, type ReceivedSpan } from '../helpers/otlp-receiver';
-import { dropPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis';
+import { dropPrefix, uniquePrefix } from '../helpers/redis';
 import { startTestSandbox, TEST_PARTNER, TEST_SESSION_SECRET } from '../helpers/service';
 import type { Sandbox } from '../../src/sandbox';
+import { SERVER, serviceProcessEnv } from '../helpers/service-process';
 
-const SERVER = join(ROOT, 'dist', 'server.js');
 
 interface ServiceProcess {
   readonly child: ChildProcess;
@@ -24,22 +23,7 @@ async function startService(sandbox: Sandbox, prefix: string, env: Record<string
   const port = await freePort();
   const internalPort = await freePort();
   const child = spawn(process.execPath, [SERVER], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PORT: String(port),
-      INTERNAL_PORT: String(internalPort),
-      HOST: '127.0.0.1',
-      APM_BASE_URL: sandbox.url,
-      APM_PARTNER_ID: TEST_PARTNER.id,
-      APM_PARTNER_SECRET: TEST_PARTNER.secret,
-      REDIS_URL: testRedisUrl(),
-      REDIS_KEY_PREFIX: prefix,
-      SESSION_SECRET: TEST_SESSION_SECRET,
-      COOKIE_SECURE: 'false',
-      LOG_LEVEL: 'debug',
-      ...env,
-    },
+    env: serviceProcessEnv(sandbox, prefix, { port, internalPort }, { LOG_LEVEL: 'debug', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
