@@ -113,11 +113,8 @@ export class UpstreamUnreachable extends UpstreamError {
   readonly title = 'Upstream unreachable';
 }
 
-/** The upstream answered 5xx, errorCode 99, or an HTTP status it should not. */
-export class UpstreamFault extends UpstreamError {
-  readonly code = 'ERR_UPSTREAM_FAULT';
-  readonly status = 502;
-  readonly title = 'Upstream fault';
+/** The upstream answered, with an HTTP status and perhaps an errorCode, in a way that is not an answer to pass on. */
+export abstract class UpstreamAnsweredError extends UpstreamError {
   constructor(message: string, endpoint: string, readonly httpStatus: number, readonly upstreamErrorCode?: number, options?: { cause?: unknown }) {
     super(message, endpoint, options);
   }
@@ -126,22 +123,23 @@ export class UpstreamFault extends UpstreamError {
   }
 }
 
+/** The upstream answered 5xx, errorCode 99, or an HTTP status it should not. */
+export class UpstreamFault extends UpstreamAnsweredError {
+  readonly code = 'ERR_UPSTREAM_FAULT';
+  readonly status = 502;
+  readonly title = 'Upstream fault';
+}
+
 /**
  * The upstream answered, but not as this service reads its answers: an
  * envelope with errorCode 0 under a non-2xx status, or a 404 (a path the
  * upstream does not know: the catalogue and the real API disagree). A fault
  * of the service's reading, never of the caller.
  */
-export class UpstreamMisread extends UpstreamError {
+export class UpstreamMisread extends UpstreamAnsweredError {
   readonly code = 'ERR_UPSTREAM_MISREAD';
   readonly status = 502;
   readonly title = 'Upstream answer not understood';
-  constructor(message: string, endpoint: string, readonly httpStatus: number, readonly upstreamErrorCode?: number, options?: { cause?: unknown }) {
-    super(message, endpoint, options);
-  }
-  override get extra(): Record<string, unknown> | undefined {
-    return this.upstreamErrorCode === undefined ? undefined : { upstreamErrorCode: this.upstreamErrorCode };
-  }
 }
 
 /** The answer is not a JSON envelope. */

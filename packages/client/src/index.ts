@@ -464,6 +464,13 @@ export function createMilesClient(options: MilesClientOptions = {}): MilesClient
     throw new MilesProblemError({ type: 'about:blank', title: res.statusText || `HTTP ${status}`, status, detail }, retryAfterOf(res.headers), context(status, requestId));
   }
 
+  /** The Idempotency-Key to send: the caller's, a new one for `true`, none when not asked; refused where the service takes none. */
+  function idempotencyKeyFor(entry: EndpointEntry, callOptions: IdempotentOptions): string | undefined {
+    if (callOptions.idempotencyKey === undefined) return undefined;
+    if (!entry.idempotent) throw new TypeError(`${entry.path} takes no Idempotency-Key.`);
+    return callOptions.idempotencyKey === true ? newIdempotencyKey() : callOptions.idempotencyKey;
+  }
+
   async function call<N extends MilesEndpointName>(
     name: N,
     params: MilesEndpointTypes[N]['params'],
@@ -474,11 +481,7 @@ export function createMilesClient(options: MilesClientOptions = {}): MilesClient
     const headers: Record<string, string> = {};
     if (isConnect && transport === 'token') headers['X-Session-Transport'] = 'token';
     if (isConnect && callOptions.idToken !== undefined) headers.Authorization = `Bearer ${callOptions.idToken}`;
-    let idempotencyKey: string | undefined;
-    if (callOptions.idempotencyKey !== undefined) {
-      if (!entry.idempotent) throw new TypeError(`${entry.path} takes no Idempotency-Key.`);
-      idempotencyKey = callOptions.idempotencyKey === true ? newIdempotencyKey() : callOptions.idempotencyKey;
-    }
+    const idempotencyKey = idempotencyKeyFor(entry, callOptions);
     const answer = await send({
       endpoint: entry.path,
       method: entry.get ? 'GET' : 'POST',
@@ -516,11 +519,7 @@ export function createMilesClient(options: MilesClientOptions = {}): MilesClient
     // The typed paths keep their own handling (connect's transport, logout forgetting the token).
     if (named) return call(named, params as never, callOptions);
     const entry = servedEntry(path);
-    let idempotencyKey: string | undefined;
-    if (callOptions.idempotencyKey !== undefined) {
-      if (!entry.idempotent) throw new TypeError(`${entry.path} takes no Idempotency-Key.`);
-      idempotencyKey = callOptions.idempotencyKey === true ? newIdempotencyKey() : callOptions.idempotencyKey;
-    }
+    const idempotencyKey = idempotencyKeyFor(entry, callOptions);
     const answer = await send({
       endpoint: entry.path,
       method: entry.get ? 'GET' : 'POST',
