@@ -217,7 +217,9 @@ function renderEarnActions(actions) {
         act(button, async () => {
           const param1 = orderInput ? orderInput.value.trim() || undefined : undefined;
           const { data } = await miles.store(a.action, { param1, lang: lang(), idempotencyKey: true });
-          say(`Earned ${data.earn.points} ${currency()} for “${a.name}”${param1 ? ` (order ${param1})` : ''}. Balance: ${data.points}.`);
+          // A retry after an unknown outcome may learn that the first call stored it: no earn or balance then.
+          if (data.alreadyApplied) say(`Already earned for “${a.name}”${param1 ? ` (order ${param1})` : ''}.`);
+          else say(`Earned ${data.earn.points} ${currency()} for “${a.name}”${param1 ? ` (order ${param1})` : ''}. Balance: ${data.points}.`);
           if (orderInput) orderInput.value = newOrderId();
           await refreshAccount();
         }),

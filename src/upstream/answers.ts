@@ -120,7 +120,25 @@ export const answerData = Object.freeze({
   burns: object({ burns: list(answerRef('Burn'), 'Newest first.'), ...page }),
   earns: object({ earns: list(answerRef('Earn'), 'Newest first.'), ...page }),
   empty: { type: 'object', additionalProperties: false, description: 'Nothing: `{}`.' },
-  stored: object({ earn: answerRef('Earn'), points: integer('New balance.') }),
+  /**
+   * An earn's success: stored now, or, for a same-key retry whose first call
+   * had an unknown outcome, the upstream's duplicate refusal answered as the
+   * success it proves (the earn and balance are then not known: read them).
+   */
+  stored: {
+    description: 'The earn stored now, or the proof that an earlier call with the same `Idempotency-Key` stored it.',
+    oneOf: [
+      object({ earn: answerRef('Earn'), points: integer('New balance.') }, { description: 'Stored by this call.' }),
+      object(
+        {
+          alreadyApplied: { type: 'boolean', const: true, description: 'A retry with the same `Idempotency-Key` found the earn already stored.' },
+          action: text('The action that was stored.'),
+          param1: text('The discriminator it was stored with.'),
+        },
+        { description: 'Stored by an earlier call with the same key whose outcome was unknown: the upstream refused the duplicate `action` + `param1`. The earn and the balance are in `user/historyearns` and `partner/initialcheckstore`.' },
+      ),
+    ],
+  },
   giftOffers: object({ gifts: list(answerRef('GiftOffer')) }),
   bought: object({ burn: answerRef('Burn'), points: integer('New balance.') }),
   ads: object({ ads: list(answerRef('Ad')) }),

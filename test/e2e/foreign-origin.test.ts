@@ -219,7 +219,7 @@ describe('a page on a foreign origin, in headless Chromium', () => {
             } catch (err) {
               afterLogout = err instanceof MilesNotConnectedError ? 'not connected' : String(err);
             }
-            return { connected: connect.data.user.partnerClientId, start: start.data.user.points, after: earn.data.points, afterLogout, cookies: document.cookie };
+            return { connected: connect.data.user.partnerClientId, start: start.data.user.points, after: 'points' in earn.data ? earn.data.points : undefined, afterLogout, cookies: document.cookie };
           },
           { api: allowing.origin, partnerClientId: user },
         );

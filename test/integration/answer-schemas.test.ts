@@ -136,6 +136,34 @@ describe('every answer of the service against the schema of its OpenAPI document
     expectDocumented('back', 'POST', '/internal/cache/purge', await internal('/internal/cache/purge', {}));
   });
 
+  it('an earn settled by a same-key retry (`alreadyApplied`), front and back, as documented', async () => {
+    const browser = new ApiClient(svc.url);
+    expect((await browser.connect('schema-settled')).status).toBe(200);
+    // The upstream stores the earn, then the answer is lost: the service cannot know, 504.
+    svc.sandbox.injectFault({ path: 'generosity/store', kind: 'drop-after-commit', times: 1 });
+    const front = { action: 'purchase', param1: 'order-settled-front' };
+    const headers = { 'Idempotency-Key': 'schema-settled-front' };
+    expect((await browser.post('/api/generosity/store', front, { headers })).status).toBe(504);
+    const settled = await browser.post('/api/generosity/store', front, { headers });
+    expect(settled.json).toEqual({ errorCode: 0, errorMsg: 'ok', data: { alreadyApplied: true, ...front } });
+    expectDocumented('front', 'POST', '/api/generosity/store', settled);
+
+    svc.sandbox.injectFault({ path: 'buffer/store', kind: 'drop-after-commit', times: 1 });
+    const back = { partnerClientId: 'schema-settled', action: 'purchase', param1: 'order-settled-back' };
+    const send = async () => {
+      const res = await fetch(`${svc.internalUrl}/internal/buffer/store`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${INTERNAL_KEY}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'schema-settled-back' },
+        body: JSON.stringify(back),
+      });
+      return { status: res.status, json: await res.json() };
+    };
+    expect((await send()).status).toBe(504);
+    const settledBack = await send();
+    expect(settledBack.json).toEqual({ errorCode: 0, errorMsg: 'ok', data: { alreadyApplied: true, action: 'purchase', param1: 'order-settled-back' } });
+    expectDocumented('back', 'POST', '/internal/buffer/store', settledBack);
+  });
+
   it('leaves no documented operation unchecked', () => {
     const expected = catalogue
       .filter((e) => e.exposed)

@@ -69,7 +69,8 @@ describe("the client's data types against the catalogue's answer schemas", () =>
       `${PRELUDE}
 export type GiftListIsNotTheProgram = Expect<Equal<Mutable<MilesEndpointTypes['giftList']['data']>, Data<'/api/partner/getprog'>>>;
 /** The client's earn without its optional param1 differs from the documented one. */
-export type EarnWithoutParam1 = Expect<Equal<Omit<Mutable<MilesEndpointTypes['store']['data']['earn']>, 'param1'>, Data<'/api/generosity/store'>['earn']>>;
+type Stored<T> = Extract<T, { earn: unknown }>;
+export type EarnWithoutParam1 = Expect<Equal<Omit<Mutable<Stored<MilesEndpointTypes['store']['data']>['earn']>, 'param1'>, Stored<Data<'/api/generosity/store'>>['earn']>>;
 `,
     );
     errors = await typecheck(dir, ['same.ts', 'differs.ts']);

@@ -97,11 +97,26 @@ export interface HistoryEarnsData {
 /** `user/logout` and `user/delete`. */
 export type EmptyData = Readonly<Record<string, never>>;
 
-/** `generosity/store`: the earn and the new balance. */
-export interface StoreData {
+/** `generosity/store` stored the earn now: the earn and the new balance. */
+export interface StoredEarnData {
   readonly earn: Earn;
   readonly points: number;
 }
+
+/**
+ * `generosity/store` retried with the same `Idempotency-Key` after an unknown
+ * outcome: the earlier call stored it (the upstream refused the duplicate
+ * `action` + `param1`). The earn and balance are not in it: read
+ * `historyEarns` and `initialCheckStore`.
+ */
+export interface SettledEarnData {
+  readonly alreadyApplied: true;
+  readonly action: string;
+  readonly param1: string;
+}
+
+/** `generosity/store`: stored now, or settled as stored by an earlier call with the same key. */
+export type StoreData = StoredEarnData | SettledEarnData;
 
 export interface GiftListItem extends ProgramGift {
   /** Whether this user has enough points for it. */
