@@ -71,7 +71,8 @@ export async function journey(baseUrl: string): Promise<Record<string, unknown>>
     firstGiftCost,
     user: connected.data.user.firstName,
     hadToken,
-    stored: stored.data.earn.points,
+    // A same-key retry may answer the settled shape, without an earn: a front end tells them apart.
+    stored: 'earn' in stored.data ? stored.data.earn.points : stored.data.alreadyApplied,
     affordable: gifts.gifts.find((g) => g.giftId === 'coffee')?.affordable,
     refusal,
     boughtGift: bought.data.burn.giftId,
