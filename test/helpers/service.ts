@@ -5,6 +5,7 @@ import type { Settings } from '../../src/config/settings';
 import { listenService, type RunningService } from '../../src/listen';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
 import { dropPrefix, testRedisUrl, uniquePrefix } from './redis';
+import { startRedisServer, type PrivateRedis, type PrivateRedisOptions } from './redis-server';
 
 export const TEST_PARTNER = { id: 'test-partner', secret: 'test-partner-secret-0123456789abcdef' } as const;
 export const TEST_SESSION_SECRET = 'test-session-secret-0123456789abcdef0123';
@@ -114,6 +115,42 @@ export async function startReplicaPair(options: { env?: Record<string, string>; 
       await b.close();
       await sandbox.close();
       await dropPrefix(prefix);
+    },
+  };
+}
+
+/** A service and the Redis of its own that it runs on, for a suite that kills, pauses or stops that Redis. */
+export interface ServiceOnOwnRedis {
+  readonly redis: PrivateRedis;
+  readonly svc: TestService;
+}
+
+/**
+ * Starts a Redis of the suite's own and a service on it before the suite's tests, and stops both
+ * after them (faults injected into the shared Redis would stall every other test). Read the
+ * handles inside the tests: they are set once `beforeAll` has run.
+ */
+export function serviceOnOwnRedis(env: Readonly<Record<string, string>> = {}, redisOptions: PrivateRedisOptions = {}): ServiceOnOwnRedis {
+  let redis: PrivateRedis | undefined;
+  let svc: TestService | undefined;
+  beforeAll(async () => {
+    redis = await startRedisServer(redisOptions);
+    svc = await startTestService({ env: { REDIS_URL: redis.url, ...env } });
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await redis?.close();
+  });
+  const started = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`serviceOnOwnRedis: the ${what} is read before beforeAll started it`);
+    return value;
+  };
+  return {
+    get redis() {
+      return started(redis, 'Redis');
+    },
+    get svc() {
+      return started(svc, 'service');
     },
   };
 }

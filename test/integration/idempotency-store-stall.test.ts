@@ -1,7 +1,6 @@
 import { createClient } from 'redis';
 import { ApiClient, type ApiResponse } from '../helpers/http';
-import { startRedisServer, type PrivateRedis } from '../helpers/redis-server';
-import { startTestService, type TestService } from '../helpers/service';
+import { serviceOnOwnRedis } from '../helpers/service';
 
 /**
  * A Redis that stops applying writes for a while (`CLIENT PAUSE … WRITE`: what a Sentinel or
@@ -14,19 +13,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const PAUSE_MS = 3000;
 
 describe('Idempotency-Key through a Redis write stall', () => {
-  let redis: PrivateRedis;
-  let svc: TestService;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    svc = await startTestService({ env: { REDIS_URL: redis.url, RATE_LIMIT_ENABLED: 'false' } });
-  });
-  afterAll(async () => {
-    await svc?.close();
-    await redis?.close();
-  });
+  const own = serviceOnOwnRedis({ RATE_LIMIT_ENABLED: 'false' });
 
   async function pauseWrites(ms: number): Promise<void> {
-    const admin = createClient({ url: redis.url });
+    const admin = createClient({ url: own.redis.url });
     admin.on('error', () => undefined);
     await admin.connect();
     try {
@@ -37,10 +27,10 @@ describe('Idempotency-Key through a Redis write stall', () => {
   }
 
   it('a store refusal (503) never locks the key: every same-key retry proceeds, and the upstream sees each action once', async () => {
-    const api = new ApiClient(svc.url);
+    const api = new ApiClient(own.svc.url);
     expect((await api.connect('stall-user')).status).toBe(200);
-    const start = svc.sandbox.userPoints('stall-user')!;
-    const before = svc.sandbox.callCount('generosity/store');
+    const start = own.svc.sandbox.userPoints('stall-user')!;
+    const before = own.svc.sandbox.callCount('generosity/store');
     const keys = Array.from({ length: 20 }, (_, i) => `stall-${process.pid}-${i}`);
     const send = (key: string, i: number): Promise<ApiResponse> =>
       api.post('/api/generosity/store', { action: 'purchase', param1: `stall-order-${i}` }, { headers: { 'Idempotency-Key': key } });
@@ -51,7 +41,7 @@ describe('Idempotency-Key through a Redis write stall', () => {
       expect(r.status).toBe(503);
       expect(r.json.code).toBe('ERR_STORE_UNAVAILABLE');
     }
-    expect(svc.sandbox.callCount('generosity/store')).toBe(before);
+    expect(own.svc.sandbox.callCount('generosity/store')).toBe(before);
 
     // The client's rule: after a 503, wait Retry-After and send the same key again. By then the
     // pause is over and Redis has applied the claims it held back.
@@ -59,8 +49,8 @@ describe('Idempotency-Key through a Redis write stall', () => {
     const retried = await Promise.all(keys.map(send));
     expect(retried.map((r) => r.status)).toEqual(keys.map(() => 200));
     for (const r of retried) expect(r.json.errorCode).toBe(0);
-    expect(svc.sandbox.callCount('generosity/store') - before).toBe(keys.length);
-    expect(svc.sandbox.userPoints('stall-user')).toBe(start + 50 * keys.length);
+    expect(own.svc.sandbox.callCount('generosity/store') - before).toBe(keys.length);
+    expect(own.svc.sandbox.userPoints('stall-user')).toBe(start + 50 * keys.length);
 
     // And each key now replays its one answer.
     const replays = await Promise.all(keys.map(send));
@@ -69,6 +59,6 @@ describe('Idempotency-Key through a Redis write stall', () => {
       expect(r.headers.get('idempotent-replayed')).toBe('true');
       expect(r.text).toBe(retried[i]!.text);
     }
-    expect(svc.sandbox.callCount('generosity/store') - before).toBe(keys.length);
+    expect(own.svc.sandbox.callCount('generosity/store') - before).toBe(keys.length);
   }, 30_000);
 });

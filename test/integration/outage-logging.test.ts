@@ -1,6 +1,5 @@
 import { ApiClient } from '../helpers/http';
-import { startRedisServer, type PrivateRedis } from '../helpers/redis-server';
-import { startTestService, type TestService } from '../helpers/service';
+import { serviceOnOwnRedis } from '../helpers/service';
 
 /**
  * During a Redis outage every request that needs a session answers 503; the log says so once per
@@ -8,26 +7,17 @@ import { startTestService, type TestService } from '../helpers/service';
  * request besides its access line. A Redis of the test's own, since this one is killed.
  */
 describe('log lines during a Redis outage', () => {
-  let redis: PrivateRedis;
-  let svc: TestService;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    svc = await startTestService({ env: { REDIS_URL: redis.url, RATE_LIMIT_ENABLED: 'false' } });
-  });
-  afterAll(async () => {
-    await svc?.close();
-    await redis?.close();
-  });
+  const own = serviceOnOwnRedis({ RATE_LIMIT_ENABLED: 'false' });
 
   it('300 refused requests write a bounded number of warnings, not one each', async () => {
-    const api = new ApiClient(svc.url);
+    const api = new ApiClient(own.svc.url);
     expect((await api.connect('outage-logs')).status).toBe(200);
-    await redis.stop('SIGKILL');
-    const before = svc.logs.length;
+    await own.redis.stop('SIGKILL');
+    const before = own.svc.logs.length;
     const answers = [];
     for (let burst = 0; burst < 10; burst += 1) answers.push(...(await Promise.all(Array.from({ length: 30 }, () => api.get('/api/gift/list')))));
     expect(answers.map((a) => a.status)).toEqual(answers.map(() => 503));
-    const lines = svc.logs.slice(before).flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as { level: number; msg: string; suppressed?: number });
+    const lines = own.svc.logs.slice(before).flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as { level: number; msg: string; suppressed?: number });
     // Each request has its access line (a 5xx one at warn level), and that is enough.
     const accessLines = lines.filter((l) => l.msg === 'request' && /gift\/list/.test(JSON.stringify(l)));
     expect(accessLines.length).toBeGreaterThanOrEqual(300);
