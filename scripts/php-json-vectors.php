@@ -13,7 +13,7 @@
  * objects (`{}` stays `{}`) exactly as JSON.parse keeps them in JavaScript, and
  * then encoded with json_encode and NO flags: that output is what the
  * TypeScript encoder's 'php' mode must reproduce byte for byte
- * (test/unit/json-encoding.test.ts).
+ * (test/unit/upstream/json-encoding.test.ts).
  *
  * Keep the inputs to values both languages decode alike: safe integers only
  * (|n| < 2^53), no floats, no lone surrogates, and integer-like object keys

@@ -1,4 +1,4 @@
-import { errorCodeLabel, methodLabel } from '../../src/observability/metric-labels';
+import { errorCodeLabel, methodLabel } from '../../../src/observability/metric-labels';
 
 describe('metric labels from outside values', () => {
   it('keeps the methods the service routes, and folds any other into "other"', () => {

@@ -1,6 +1,6 @@
 import type { Options } from 'express-rate-limit';
-import { SessionStoreUnavailable } from '../../src/errors';
-import { noScriptReply, RecoveringRedisStore } from '../../src/http/rate-limits';
+import { SessionStoreUnavailable } from '../../../src/errors';
+import { noScriptReply, RecoveringRedisStore } from '../../../src/http/rate-limits';
 
 /** A Redis that speaks only what rate-limit-redis sends, and can be down. */
 function fakeRedis() {

@@ -1,4 +1,4 @@
-import { createCircuitBreaker, type Admitted, type CircuitBreakerOptions, type CircuitStateChange } from '../../src/upstream/circuit-breaker';
+import { createCircuitBreaker, type Admitted, type CircuitBreakerOptions, type CircuitStateChange } from '../../../src/upstream/circuit-breaker';
 
 describe('circuit breaker', () => {
   let now: number;

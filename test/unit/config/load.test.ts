@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings, SettingsError } from '../../src/config/load';
-import { settingsTable } from '../../src/config/settings-table';
+import { loadSettings, SettingsError } from '../../../src/config/load';
+import { settingsTable } from '../../../src/config/settings-table';
 
 const LIVE = {
   NODE_ENV: 'production',

@@ -3,10 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { encodeJson } from '../../src/upstream/json-encoding';
+import { encodeJson } from '../../../src/upstream/json-encoding';
 
-const FIXTURES = join(__dirname, '..', 'fixtures');
-const PHP_SCRIPT = join(__dirname, '..', '..', 'scripts', 'php-json-vectors.php');
+const FIXTURES = join(__dirname, '..', '..', 'fixtures');
+const PHP_SCRIPT = join(__dirname, '..', '..', '..', 'scripts', 'php-json-vectors.php');
 
 interface InputCase {
   name: string;

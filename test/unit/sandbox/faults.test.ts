@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSandboxHandler, startSandbox, type Sandbox } from '../../src/sandbox';
-import { backendToken, connectUser, makeCaller, type Caller } from '../helpers/raw-sign';
+import { createSandboxHandler, startSandbox, type Sandbox } from '../../../src/sandbox';
+import { backendToken, connectUser, makeCaller, type Caller } from '../../helpers/raw-sign';
 
 const partnerId = 'partner-faults';
 const secret = randomBytes(32).toString('hex');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { encodeJson, reEncodeJson, startSandbox, type Sandbox, type SandboxReadings } from '../../src/sandbox';
-import { connectUser, makeCaller, type Caller } from '../helpers/raw-sign';
+import { startSandbox, type Sandbox, type SandboxReadings } from '../../../src/sandbox';
+import { connectUser, makeCaller, type Caller } from '../../helpers/raw-sign';
 
 const partnerId = 'partner-readings';
 const secret = randomBytes(32).toString('hex');
@@ -19,21 +19,6 @@ async function withSandbox(readings: SandboxReadings, run: (call: Caller) => Pro
 }
 
 const connect = 'user/clientcheckcredentials';
-
-describe('sandbox: JSON text as PHP writes it', () => {
-  it('escapes slashes and every non-ASCII UTF-16 unit in lowercase hex', () => {
-    expect(encodeJson({ url: 'https://a.b/c', name: 'Zoé', emoji: '😀', tab: '\t\u0001' }, 'php')).toBe(
-      '{"url":"https:\\/\\/a.b\\/c","name":"Zo\\u00e9","emoji":"\\ud83d\\ude00","tab":"\\t\\u0001"}',
-    );
-    expect(encodeJson({ url: 'a/b' }, 'standard')).toBe('{"url":"a/b"}');
-  });
-
-  it('re-encodes a JSON text, or says it is not JSON', () => {
-    expect(reEncodeJson('{ "a" : "x/y" }', 'php')).toBe('{"a":"x\\/y"}');
-    expect(reEncodeJson('{"a":"x\\/y"}', 'standard')).toBe('{"a":"x/y"}');
-    expect(reEncodeJson('{nope', 'php')).toBeUndefined();
-  });
-});
 
 describe('sandbox: readings of the summary', () => {
   it('by default accepts either encoding, checking raw bytes only', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createTokenCipher, deriveTokenKey } from '../../src/session/token-cipher';
+import { createTokenCipher, deriveTokenKey } from '../../../src/session/token-cipher';
 
 describe('userToken cipher', () => {
   const k1 = randomBytes(32);

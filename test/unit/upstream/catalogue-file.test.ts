@@ -1,15 +1,15 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings, SettingsError } from '../../src/config/load';
-import { settingsByName } from '../../src/config/settings-table';
-import { createLogger } from '../../src/observability/logger';
-import { publicApi } from '../../src/routes/public-api';
-import type { IdentitySource } from '../../src/session/identity';
-import type { Sessions } from '../../src/session/sessions';
-import { builtInCatalogue } from '../../src/upstream/catalogue';
-import type { UpstreamClient } from '../../src/upstream/client';
-import { applyCatalogueDocument } from '../../src/upstream/catalogue-file';
+import { loadSettings, SettingsError } from '../../../src/config/load';
+import { settingsByName } from '../../../src/config/settings-table';
+import { createLogger } from '../../../src/observability/logger';
+import { publicApi } from '../../../src/routes/public-api';
+import type { IdentitySource } from '../../../src/session/identity';
+import type { Sessions } from '../../../src/session/sessions';
+import { builtInCatalogue } from '../../../src/upstream/catalogue';
+import type { UpstreamClient } from '../../../src/upstream/client';
+import { applyCatalogueDocument } from '../../../src/upstream/catalogue-file';
 
 const problemsOf = (endpoints: unknown): readonly string[] => applyCatalogueDocument({ endpoints }).problems;
 
@@ -150,7 +150,7 @@ describe('APM_CATALOGUE_FILE at start-up', () => {
 describe('the documented examples', () => {
   it('apply without a problem: the settings table\'s (generated docs) and docs/catalogue-file.md\'s', () => {
     const fromTable = settingsByName.get('APM_CATALOGUE_FILE')!.example!.text;
-    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'catalogue-file.md'), 'utf8');
+    const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'catalogue-file.md'), 'utf8');
     const fromDoc = /```json\n([\s\S]*?)```/.exec(doc)![1]!;
     for (const text of [fromTable, fromDoc]) {
       const { problems, catalogue } = applyCatalogueDocument(JSON.parse(text));

@@ -1,8 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings, SettingsError } from '../../src/config/load';
-import { hashSlot, keyOfCommand } from '../../src/redis/connection';
+import { loadSettings, SettingsError } from '../../../src/config/load';
 
 /** The REDIS_* settings: REDIS_MODE and each mode's own, TLS, credentials, and their refusals. */
 const LIVE = {
@@ -137,24 +136,5 @@ describe('Redis settings', () => {
     expect(problemsOf({ ...LIVE, REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: 'n1,n2' })).toEqual([]);
     // One line, not two, when the mode's own setting is missing.
     expect(problemsOf({ ...LIVE, REDIS_MODE: 'cluster' })).toEqual(['REDIS_CLUSTER_NODES: required with REDIS_MODE=cluster (comma list of host:port), or a seed node as REDIS_URL.']);
-  });
-});
-
-describe('cluster routing helpers', () => {
-  it('hashSlot: CRC16/XMODEM mod 16384 of the hash tag, as the cluster specification', () => {
-    expect(hashSlot('123456789')).toBe(12739);
-    expect(hashSlot('')).toBe(0);
-    expect(hashSlot('user:{1000}:sessions')).toBe(hashSlot('1000'));
-    expect(hashSlot('{}whole')).toBe(hashSlot('{}whole')); // an empty tag hashes the whole key
-    expect(hashSlot('{}whole')).not.toBe(hashSlot(''));
-    expect(hashSlot('a{b')).not.toBe(hashSlot('b'));
-    expect(hashSlot('miles:cache:{partner/getprog|fr}')).toBe(hashSlot('miles:cache-lock:{partner/getprog|fr}'));
-  });
-
-  it('keyOfCommand: the key a library command acts on', () => {
-    expect(keyOfCommand(['EVALSHA', 'abc', '1', 'k1', '60000'])).toBe('k1');
-    expect(keyOfCommand(['EVAL', 'return 1', '0'])).toBeUndefined();
-    expect(keyOfCommand(['script', 'load', 'return 1'])).toBeUndefined();
-    expect(keyOfCommand(['DEL', 'k2'])).toBe('k2');
   });
 });

@@ -1,5 +1,5 @@
 import { AxiosError } from 'axios';
-import { loadSettings } from '../../src/config/load';
+import { loadSettings } from '../../../src/config/load';
 import {
   ServiceUnavailable,
   SessionStoreUnavailable,
@@ -10,13 +10,13 @@ import {
   UpstreamTimeout,
   UpstreamUnreachable,
   UpstreamUnreadable,
-} from '../../src/errors';
-import { JSON_TYPE, type HttpAnswer } from '../../src/http/answer';
-import { createIdempotency, IdempotencyInFlight, IdempotencyKeyReused, outcomeOfFailure, UpstreamOutcomeUnknown } from '../../src/http/idempotency';
-import { createLogger } from '../../src/observability/logger';
-import { createMetrics } from '../../src/observability/metrics';
-import type { KeyValueStore } from '../../src/redis/key-value-store';
-import { createMemoryStore } from '../../src/redis/memory-store';
+} from '../../../src/errors';
+import { JSON_TYPE, type HttpAnswer } from '../../../src/http/answer';
+import { createIdempotency, IdempotencyInFlight, IdempotencyKeyReused, outcomeOfFailure, UpstreamOutcomeUnknown } from '../../../src/http/idempotency';
+import { createLogger } from '../../../src/observability/logger';
+import { createMetrics } from '../../../src/observability/metrics';
+import type { KeyValueStore } from '../../../src/redis/key-value-store';
+import { createMemoryStore } from '../../../src/redis/memory-store';
 
 const logger = createLogger({ level: 'silent' });
 const answer = (n: number): HttpAnswer => ({ status: 200, body: `{"errorCode":0,"errorMsg":"ok","data":{"n":${n}}}`, contentType: JSON_TYPE, errorCode: 0 });

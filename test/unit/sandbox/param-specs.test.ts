@@ -10,10 +10,10 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENDPOINT_RULES, type EndpointRule } from '../../src/sandbox/endpoints';
-import type { ParamSpec } from '../../src/sandbox/param-specs';
-import { catalogue, type EndpointSpec } from '../../src/upstream/catalogue';
-import type { FieldSpec } from '../../src/upstream/fields';
+import { ENDPOINT_RULES, type EndpointRule } from '../../../src/sandbox/endpoints';
+import type { ParamSpec } from '../../../src/sandbox/param-specs';
+import { catalogue, type EndpointSpec } from '../../../src/upstream/catalogue';
+import type { FieldSpec } from '../../../src/upstream/fields';
 
 type ProxyEndpoint = Pick<EndpointSpec, 'path' | 'token' | 'fields'>;
 
@@ -83,7 +83,7 @@ describe("the simulator's parameter table against the proxy's catalogue", () => 
   });
 
   it('the simulator imports nothing from the proxy (its table stands alone)', () => {
-    const dir = join(__dirname, '../../src/sandbox');
+    const dir = join(__dirname, '../../../src/sandbox');
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
       const source = readFileSync(join(dir, file), 'utf8');
       expect([file, /from '\.\.\/(upstream|config|http|routes|session)\//.test(source)]).toEqual([file, false]);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { DEMO_PROGRAM, ENDPOINT_PATHS, startSandbox, type Sandbox } from '../../src/sandbox';
-import { backendToken, connectUser, makeCaller, type Caller, type CallResult } from '../helpers/raw-sign';
+import { DEMO_PROGRAM, ENDPOINT_PATHS, startSandbox, type Sandbox } from '../../../src/sandbox';
+import { backendToken, connectUser, makeCaller, type Caller, type CallResult } from '../../helpers/raw-sign';
 
 const partnerId = 'partner-main';
 const secret = randomBytes(32).toString('hex');

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSandboxSettings, SandboxSettingsError, sandboxSettingsTable } from '../../src/sandbox/settings';
+import { loadSandboxSettings, SandboxSettingsError, sandboxSettingsTable } from '../../../src/sandbox/settings';
 
 describe('settings of npm run sandbox', () => {
   it('default to the lenient readings (raw bytes compared only) on port 8787', () => {
@@ -44,7 +44,7 @@ describe('settings of npm run sandbox', () => {
   });
 
   it('are each documented in src/sandbox/README.md with their default', () => {
-    const readme = readFileSync(join(__dirname, '../../src/sandbox/README.md'), 'utf8');
+    const readme = readFileSync(join(__dirname, '../../../src/sandbox/README.md'), 'utf8');
     for (const def of sandboxSettingsTable) {
       const row = readme.split('\n').find((line) => line.startsWith(`| \`${def.name}\` |`));
       expect([def.name, row !== undefined]).toEqual([def.name, true]);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { startSandbox, type Sandbox } from '../../src/sandbox';
-import { backendToken, connectUser, makeCaller, rawSign, type Caller, type CallResult } from '../helpers/raw-sign';
+import { startSandbox, type Sandbox } from '../../../src/sandbox';
+import { backendToken, connectUser, makeCaller, rawSign, type Caller, type CallResult } from '../../helpers/raw-sign';
 
 const partnerId = 'partner-sig';
 const secret = randomBytes(32).toString('hex');

@@ -1,5 +1,5 @@
-import { loadSettings } from '../../src/config/load';
-import { traceLogFields, tracingRequested } from '../../src/observability/tracing';
+import { loadSettings } from '../../../src/config/load';
+import { traceLogFields, tracingRequested } from '../../../src/observability/tracing';
 
 /** The standard variables a platform sets (OpenTelemetry Operator, a collector side-car…). */
 const STANDARD_OTEL = {

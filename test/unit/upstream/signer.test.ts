@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { createSigner, type SignerOptions } from '../../src/upstream/signer';
+import { createSigner, type SignerOptions } from '../../../src/upstream/signer';
 
 const SECRET = 'partner-secret-0123456789';
 const NOW_MS = 1_700_000_000_999;

@@ -1,4 +1,4 @@
-import { createMemoryStore } from '../../src/redis/memory-store';
+import { createMemoryStore } from '../../../src/redis/memory-store';
 
 describe('in-process store (no REDIS_URL)', () => {
   it('expires entries', async () => {

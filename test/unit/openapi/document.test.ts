@@ -1,7 +1,7 @@
-import { buildOpenApiDocument, type OpenApiDocument } from '../../src/openapi/document';
-import { serviceOperations } from '../../src/openapi/service-operations';
-import { catalogue } from '../../src/upstream/catalogue';
-import { jsonSchemaForObject } from '../../src/upstream/fields';
+import { buildOpenApiDocument, type OpenApiDocument } from '../../../src/openapi/document';
+import { serviceOperations } from '../../../src/openapi/service-operations';
+import { catalogue } from '../../../src/upstream/catalogue';
+import { jsonSchemaForObject } from '../../../src/upstream/fields';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 

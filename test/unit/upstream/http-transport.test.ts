@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
-import { createHttpTransport, TransportError, type HttpTransport } from '../../src/upstream/http-transport';
+import { createHttpTransport, TransportError, type HttpTransport } from '../../../src/upstream/http-transport';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 

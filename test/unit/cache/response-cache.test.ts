@@ -1,13 +1,13 @@
 import type { Request } from 'express';
-import { cacheControlOf, cacheIdOf, createResponseCache, etagOf, isCacheable } from '../../src/cache/response-cache';
-import { loadSettings } from '../../src/config/load';
-import { SessionStoreUnavailable, UpstreamTimeout } from '../../src/errors';
-import { JSON_TYPE, type HttpAnswer } from '../../src/http/answer';
-import { createLogger } from '../../src/observability/logger';
-import { createMetrics, type Metrics } from '../../src/observability/metrics';
-import type { KeyValueStore } from '../../src/redis/key-value-store';
-import { createMemoryStore } from '../../src/redis/memory-store';
-import { endpoint } from '../../src/upstream/catalogue';
+import { cacheControlOf, cacheIdOf, createResponseCache, etagOf, isCacheable } from '../../../src/cache/response-cache';
+import { loadSettings } from '../../../src/config/load';
+import { SessionStoreUnavailable, UpstreamTimeout } from '../../../src/errors';
+import { JSON_TYPE, type HttpAnswer } from '../../../src/http/answer';
+import { createLogger } from '../../../src/observability/logger';
+import { createMetrics, type Metrics } from '../../../src/observability/metrics';
+import type { KeyValueStore } from '../../../src/redis/key-value-store';
+import { createMemoryStore } from '../../../src/redis/memory-store';
+import { endpoint } from '../../../src/upstream/catalogue';
 
 const getprog = endpoint('partner/getprog');
 const adsNews = endpoint('ad/news');

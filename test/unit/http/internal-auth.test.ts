@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
-import type { InternalApiKey } from '../../src/config/settings';
-import { callerKeyIdOf, internalAuth, InvalidApiKey, keyFingerprint } from '../../src/http/internal-auth';
+import type { InternalApiKey } from '../../../src/config/settings';
+import { callerKeyIdOf, internalAuth, InvalidApiKey, keyFingerprint } from '../../../src/http/internal-auth';
 
 const NAMED: InternalApiKey = { id: 'billing', key: 'billing-key-0123456789abcdefghij' };
 const BARE: InternalApiKey = { id: undefined, key: 'bare-key-0123456789abcdefghijklm' };
