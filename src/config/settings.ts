@@ -1,4 +1,5 @@
 /** The typed settings the rest of the service reads; built once by `loadSettings`. */
+import type { SettingValue } from './settings-table';
 import type { TrustProxy } from './trust-proxy';
 import type { Catalogue } from '../upstream/catalogue';
 
@@ -6,7 +7,8 @@ export type UpstreamTarget =
   | { readonly kind: 'remote'; readonly baseUrl: string; readonly partnerId: string; readonly partnerSecret: string }
   | { readonly kind: 'embedded-sandbox' };
 
-export type IdentityMode = 'jwt' | 'header' | 'insecure-body';
+/** The values of `IDENTITY_MODE`, as the settings table lists them. */
+export type IdentityMode = NonNullable<SettingValue<'IDENTITY_MODE'>>;
 
 export interface InternalApiKey {
   /** Name logged for audit; when absent a fingerprint of the key is logged. */
@@ -14,7 +16,8 @@ export interface InternalApiKey {
   readonly key: string;
 }
 
-export type RedisMode = 'standalone' | 'sentinel' | 'cluster';
+/** The values of `REDIS_MODE`, as the settings table lists them. */
+export type RedisMode = SettingValue<'REDIS_MODE'>;
 
 export interface RedisEndpoint {
   readonly host: string;
@@ -62,7 +65,7 @@ export interface Settings {
   readonly port: number;
   readonly internalPort: number;
   readonly host: string;
-  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly logLevel: SettingValue<'LOG_LEVEL'>;
   readonly shutdownTimeoutMs: number;
   /** SHUTDOWN_IDLE_GRACE_MS */
   readonly shutdownIdleGraceMs: number;
