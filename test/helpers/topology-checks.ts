@@ -1,4 +1,4 @@
-import { hashSlot } from '../../src/redis/connection';
+import calculateSlot from 'cluster-key-slot';
 import type { Sandbox } from '../../src/sandbox';
 import { ApiClient, type ApiResponse } from './http';
 import { uniquePrefix } from './redis';
@@ -149,7 +149,7 @@ export function describeServiceOn(label: string, topology: () => TopologyUnderTe
       // Entry and lock share their hash tag: one slot, so a fill never spans two.
       const entry = (await topology().keys(`${prefix}cache:*`)).map((k) => k.key).find((k) => k.includes('partner/getprog|fr'));
       expect(entry).toBeDefined();
-      expect(hashSlot(entry!)).toBe(hashSlot(entry!.replace(`${prefix}cache:`, `${prefix}cache-lock:`)));
+      expect(calculateSlot(entry!)).toBe(calculateSlot(entry!.replace(`${prefix}cache:`, `${prefix}cache-lock:`)));
 
       expect((await new ApiClient(b.url).get('/api/partner/getprog?lang=en')).status).toBe(200);
       const purged = await internal(b, '/internal/cache/purge', {});

@@ -1,5 +1,3 @@
-import { createClient } from 'redis';
-import { hashSlot, keyOfCommand } from '../../src/redis/connection';
 import { freePort } from '../helpers/global-setup';
 import { ApiClient } from '../helpers/http';
 import { startLocalCluster, type LocalCluster } from '../helpers/redis-topologies';
@@ -19,7 +17,8 @@ import {
  * The service on a real Redis Cluster: 3 masters with one replica each,
  * started from redis-server on loopback ports (redis-cli --cluster create).
  * Every check of a standalone Redis (topology-checks.ts), the key layout
- * (hash tags, no CROSSSLOT), keys spread over the shards, and a master change:
+ * (hash tags, no CROSSSLOT; the slot rules themselves: cluster-slots.test.ts),
+ * keys spread over the shards, and a master change:
  * a master is killed, its replica takes over, the service answers 503 with
  * Retry-After meanwhile and comes back by itself with the sessions intact.
  */
@@ -35,36 +34,6 @@ describe('REDIS_MODE=cluster on a local Redis Cluster (3 masters, 1 replica each
   const topology = (): TopologyUnderTest => ({
     env: { REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: cluster.nodesSetting },
     keys: (pattern) => cluster.keys(pattern),
-  });
-
-  it('computes the slot of a key as the cluster does (hash tags included)', async () => {
-    const node = cluster.nodes[0]!;
-    const client = createClient({ socket: { host: '127.0.0.1', port: node.port, reconnectStrategy: false } });
-    client.on('error', () => undefined);
-    await client.connect();
-    try {
-      const keys = [
-        '123456789',
-        'miles:sess:AbC-_xyz',
-        'miles:user-sessions:{user@example.com}',
-        'miles:cache:{partner/getprog|fr}',
-        'miles:cache-lock:{partner/getprog|fr}',
-        'miles:cache:{ad/news|_|u:some%20user}',
-        'miles:idem:Zm9vYmFy',
-        'miles:rl:ip:127.0.0.1',
-        'miles:backend-token',
-        '{}empty-tag',
-        'a{b',
-        '{{nested}}',
-        'héllo{wörld}',
-      ];
-      for (const key of keys) expect([key, hashSlot(key)]).toEqual([key, Number(await client.sendCommand(['CLUSTER', 'KEYSLOT', key]))]);
-    } finally {
-      client.destroy();
-    }
-    expect(keyOfCommand(['EVALSHA', 'sha', '1', 'miles:rl:ip:x', '60000'])).toBe('miles:rl:ip:x');
-    expect(keyOfCommand(['SCRIPT', 'LOAD', 'return 1'])).toBeUndefined();
-    expect(keyOfCommand(['DECR', 'miles:rl:ip:x'])).toBe('miles:rl:ip:x');
   });
 
   it('starts while its cluster nodes are unreachable: not ready, 503 with Retry-After at once, the reason logged, a clean stop', async () => {
