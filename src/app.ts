@@ -26,7 +26,7 @@ import { publicApi } from './routes/public-api';
 import { startSandbox, type Sandbox } from './sandbox';
 import { createIdentitySource } from './session/identity';
 import { createSessions, type Sessions } from './session/sessions';
-import { createTokenCipher, deriveTokenKey } from './session/token-cipher';
+import { createTokenCipher, deriveTokenKey } from './crypto/token-cipher';
 import { createBackendToken, type BackendToken } from './upstream/backend-token';
 import { createUpstreamClient, type UpstreamClient } from './upstream/client';
 import { createSigner } from './upstream/signer';

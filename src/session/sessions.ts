@@ -9,7 +9,7 @@ import type { Metrics } from '../observability/metrics';
 import type { KeyValueStore } from '../redis/key-value-store';
 import type { Identity } from './identity';
 import { bearerCredentialOf, SESSION_TOKEN_PREFIX } from './bearer-credential';
-import { createTokenCipher, deriveTokenKey, type TokenCipher } from './token-cipher';
+import { createTokenCipher, deriveTokenKey, type TokenCipher } from '../crypto/token-cipher';
 
 export type SessionUser = Identity;
 

@@ -4,7 +4,7 @@ import { UpstreamAuthFailure, UpstreamFault, UpstreamTimeout, UpstreamUnreadable
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { KeyValueStore } from '../redis/key-value-store';
-import type { TokenCipher } from '../session/token-cipher';
+import type { TokenCipher } from '../crypto/token-cipher';
 import { endpoint } from './catalogue';
 import type { UpstreamAnswer, UpstreamCallInput, UpstreamClient } from './client';
 

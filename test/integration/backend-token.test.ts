@@ -4,7 +4,7 @@ import { createLogger } from '../../src/observability/logger';
 import { createMetrics, type Metrics } from '../../src/observability/metrics';
 import { createRedisStore, type RedisKeyValueStore } from '../../src/redis/redis-store';
 import type { Sandbox } from '../../src/sandbox';
-import { createTokenCipher } from '../../src/session/token-cipher';
+import { createTokenCipher } from '../../src/crypto/token-cipher';
 import { createBackendToken, renewalMarginMs, type BackendToken } from '../../src/upstream/backend-token';
 import { endpoint } from '../../src/upstream/catalogue';
 import { createUpstreamClient, type UpstreamClient } from '../../src/upstream/client';

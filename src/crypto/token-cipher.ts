@@ -1,9 +1,12 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 
 /**
- * Encrypts `userToken`s before they reach the session store (AES-256-GCM), so
- * a dump of Redis yields no usable token. Several keys for rotation: the first
- * encrypts, any decrypts; each ciphertext names its key by a short id.
+ * Seals tokens before they reach the store (AES-256-GCM): the `userToken`s of
+ * sessions (session/) and the shared back-end token (upstream/), so a dump of
+ * Redis yields no usable token. Several keys for rotation: the first
+ * encrypts, any decrypts; each ciphertext names its key by a short id. The
+ * sealed format and the key derivation are fixed: tokens already in the store
+ * must keep opening.
  */
 export interface TokenCipher {
   encrypt(token: string): string;
