@@ -16,8 +16,7 @@ import type { EndpointSpec } from './catalogue';
 import { createCircuitBreaker, type CallVerdict, type CircuitBreaker, type CircuitState } from './circuit-breaker';
 import { createHttpTransport, TransportError } from './http-transport';
 import type { Signer } from './signer';
-import { credentialErrorCodes, isBusinessCode } from './status-map';
-import { errorCodeLabel } from '../observability/metric-labels';
+import { credentialErrorCodes, errorCodeLabel, isBusinessCode } from './status-map';
 
 export interface UpstreamCallInput {
   readonly endpoint: EndpointSpec;

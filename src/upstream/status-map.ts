@@ -1,3 +1,5 @@
+import { boundedLabel } from '../observability/metric-labels';
+
 /**
  * How an upstream errorCode becomes our HTTP status. Business answers (the
  * user's own doing) pass the envelope through; the rest are our faults.
@@ -19,3 +21,6 @@ export const credentialErrorCodes: ReadonlySet<number> = new Set([1, 8, 9, 10]);
 export function isBusinessCode(errorCode: number): boolean {
   return Object.prototype.hasOwnProperty.call(businessStatus, errorCode);
 }
+
+/** The upstream's errorCode as a metric label: the codes UPSTREAM.md documents (business, credential, 99), any other as `other`. */
+export const errorCodeLabel: (errorCode: number) => string = boundedLabel([...Object.keys(businessStatus).map(Number), ...credentialErrorCodes, 99]);
