@@ -21,13 +21,29 @@ declare module 'express-session' {
     /** Epoch ms of the connect, for the absolute lifetime. */
     createdAt: number;
     transport: 'cookie' | 'token';
+    /** Small data another module keeps with the session (the OIDC sid, sub and ID token hint). */
+    extra?: SessionExtra;
   }
 }
 
 export type SessionTransport = 'cookie' | 'token';
-export type SessionEndReason = 'logout' | 'delete' | 'revoked' | 'expired' | 'upstream-refused' | 'user-deleted' | 'superseded';
+export type SessionEndReason = 'logout' | 'delete' | 'revoked' | 'expired' | 'upstream-refused' | 'user-deleted' | 'superseded' | 'provider-logout';
+
+/** Small per-session data another module keeps (e.g. the OIDC sid/sub/id_token hint). */
+export type SessionExtra = Readonly<Record<string, string>>;
+
+/** A loaded session as other modules may read it. */
+export interface SessionRecord {
+  readonly id: string;
+  readonly user: SessionUser;
+  readonly transport: SessionTransport;
+  readonly createdAt: number;
+  readonly extra?: SessionExtra;
+}
 
 export interface ConnectResult {
+  /** The new session's id (for indexes other modules keep; never sent to a client). */
+  readonly id: string;
   /** Present for the token transport: the opaque bearer token and its idle lifetime. */
   readonly session?: { readonly token: string; readonly expiresIn: number };
 }
@@ -40,7 +56,11 @@ export interface Sessions {
    * it: one Redis `GET`, the idle lifetime renewed as by `middleware` (throttled), nothing saved.
    */
   readonly reader: RequestHandler;
-  connect(req: Request, res: Response, identity: Identity, userToken: string, transport: SessionTransport): Promise<ConnectResult>;
+  connect(req: Request, res: Response, identity: Identity, userToken: string, transport: SessionTransport, extra?: SessionExtra): Promise<ConnectResult>;
+  /** The loaded session, with its extra data. */
+  sessionDataOf(req: Request): SessionRecord | undefined;
+  /** Ends these sessions, on every replica (they share the store); answers how many existed. */
+  revokeSessions(ids: readonly string[], reason: SessionEndReason): Promise<number>;
   userOf(req: Request): SessionUser | undefined;
   /** The decrypted userToken of a connected session, or undefined. */
   userTokenOf(req: Request): string | undefined;
@@ -415,13 +435,14 @@ export function createSessions(options: SessionsOptions): Sessions {
     cookieWouldBeDropped(req) {
       return s.cookieSecure && !req.secure;
     },
-    async connect(req, res, identity, userToken, transport) {
+    async connect(req, res, identity, userToken, transport, extra) {
       try {
         await regenerate(req);
         req.session.user = identity;
         req.session.sealedToken = cipher.encrypt(userToken);
         req.session.createdAt = Date.now();
         req.session.transport = transport;
+        if (extra) req.session.extra = { ...extra };
         // Indexed before it is saved: a session that exists is always one "log out everywhere" can find.
         const indexed = await kv.setAdd(indexKey(identity.partnerClientId), req.sessionID, absoluteMs);
         await save(req);
@@ -433,11 +454,38 @@ export function createSessions(options: SessionsOptions): Sessions {
         throw err;
       }
       metrics.sessions.inc({ event: 'created' });
+      const id = req.sessionID;
       if (transport === 'token') {
         suppressCookie(res);
-        return { session: { token: `${SESSION_TOKEN_PREFIX}${sign(req.sessionID, secrets[0]!)}`, expiresIn: s.idleTtlSeconds } };
+        return { id, session: { token: `${SESSION_TOKEN_PREFIX}${sign(id, secrets[0]!)}`, expiresIn: s.idleTtlSeconds } };
       }
-      return {};
+      return { id };
+    },
+    sessionDataOf(req) {
+      const data = req.session;
+      if (!data?.user || !req.sessionID) return undefined;
+      return {
+        id: req.sessionID,
+        user: data.user,
+        transport: data.transport ?? 'cookie',
+        createdAt: data.createdAt ?? 0,
+        ...(data.extra ? { extra: data.extra } : {}),
+      };
+    },
+    async revokeSessions(ids, reason) {
+      if (ids.length === 0) return 0;
+      const keys = ids.map((sid) => `${sessionPrefix}${sid}`);
+      // Each record names its user: the ids leave that user's index too.
+      const records = await Promise.all(keys.map(async (key) => parseStored(await kv.get(key))));
+      const ended = await kv.del(keys);
+      const byUser = new Map<string, string[]>();
+      records.forEach((data, i) => {
+        const pcid = data?.user?.partnerClientId;
+        if (pcid) byUser.set(pcid, [...(byUser.get(pcid) ?? []), ids[i]!]);
+      });
+      await Promise.all([...byUser].map(([pcid, sids]) => kv.setRemove(indexKey(pcid), sids)));
+      if (ended) metrics.sessions.inc({ event: `ended-${reason}` }, ended);
+      return ended;
     },
     userOf(req) {
       return req.session?.user;
