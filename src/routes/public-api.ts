@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { chainOf, passThrough, runChain } from '../http/compose';
 import type { ResponseCache } from '../cache/response-cache';
 import type { Settings } from '../config/settings';
-import { BadRequest, Forbidden, InsecureTransport, MethodNotAllowed, NotFound, Unauthenticated, UpstreamUnreadable } from '../errors';
+import { BadRequest, Forbidden, MethodNotAllowed, NotFound, Unauthenticated, UpstreamUnreadable } from '../errors';
 import { answerFromUpstream, JSON_TYPE, sendAnswer, type HttpAnswer } from '../http/answer';
 import { browserGuard } from '../http/browser-guard';
 import { wrap, type AsyncHandler } from '../http/async-handler';
@@ -13,6 +13,7 @@ import { programLanguage } from '../http/language';
 import { traceparentOf } from '../http/request-id';
 import { validateInput } from '../http/validation';
 import type { Logger } from '../observability/logger';
+import { createConnectUser } from '../session/connect-user';
 import type { IdentitySource } from '../session/identity';
 import type { Sessions } from '../session/sessions';
 import type { BackendToken } from '../upstream/backend-token';
@@ -164,6 +165,7 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
     ...connectEndpoint,
     schema: zodObjectFor({ ...connectEndpoint.fields, partnerClientId: opt(connectEndpoint.fields.partnerClientId!.spec) }),
   };
+  const connectUser = createConnectUser({ client, sessions, endpoint: connectEndpoint, logger: deps.logger });
   const connect: AsyncHandler = async (req, res) => {
     const input = res.locals.input as Record<string, unknown>;
     const transportHeader = req.headers['x-session-transport'];
@@ -171,41 +173,15 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
       throw new BadRequest('X-Session-Transport must be "token" or "cookie".');
     }
     const transport = transportHeader === 'token' ? 'token' : 'cookie';
-    if (transport === 'cookie' && sessions.cookieWouldBeDropped(req)) {
-      deps.logger.error(
-        { requestId: res.locals.requestId },
-        'connect over plain HTTP with COOKIE_SECURE on: set TRUST_PROXY so the ingress\'s X-Forwarded-Proto is believed, or COOKIE_SECURE=false for plain-HTTP development',
-      );
-      throw new InsecureTransport(
-        'The session cookie is Secure but this request arrived over plain HTTP: serve the service over HTTPS (with TRUST_PROXY naming the ingress) or set COOKIE_SECURE=false for plain-HTTP development.',
-      );
-    }
+    const requestId = res.locals.requestId as string;
+    connectUser.checkTransport(req, transport, requestId);
     const who = await identity.resolve(req, input);
-    // The identity is IDENTITY_MODE's alone; every other validated field (consent, language, and any a catalogue file added) goes on.
-    const upstreamBody: Record<string, unknown> = { ...who };
-    for (const [name, value] of Object.entries(input)) if (!IDENTITY_FIELDS.has(name) && value !== undefined) upstreamBody[name] = value;
-    const traceparent = traceparentOf(req.headers.traceparent);
-    const upstream = await client.call({
-      endpoint: connectEndpoint,
-      sub: '',
-      body: upstreamBody,
-      requestId: res.locals.requestId as string,
-      ...(traceparent ? { traceparent } : {}),
-    });
-    res.locals.upstreamErrorCode = upstream.errorCode;
-    if (upstream.errorCode !== 0) {
-      sendAnswer(req, res, answerFromUpstream(upstream));
+    const outcome = await connectUser.connect(req, res, { identity: who, fields: input, transport, requestId, traceparent: traceparentOf(req.headers.traceparent) });
+    if (!outcome.connected) {
+      sendAnswer(req, res, answerFromUpstream(outcome.upstream));
       return;
     }
-    const data = upstream.envelope.data as { user?: Record<string, unknown> } | undefined;
-    const userToken = data?.user?.userToken;
-    if (typeof userToken !== 'string' || userToken.length === 0) {
-      throw new UpstreamUnreadable('Upstream connect answer holds no userToken', connectEndpoint.path);
-    }
-    const { userToken: _dropped, ...publicUser } = data!.user!;
-    const result = await sessions.connect(req, res, who, userToken, transport);
-    const envelope = { errorCode: 0, errorMsg: upstream.envelope.errorMsg, data: { ...data, user: publicUser }, ...result };
-    sendAnswer(req, res, { status: 200, body: JSON.stringify(envelope), contentType: JSON_TYPE, errorCode: 0 });
+    sendAnswer(req, res, { status: 200, body: JSON.stringify(outcome.envelope), contentType: JSON_TYPE, errorCode: 0 });
   };
 
   const sessionInfo: AsyncHandler = async (req, res) => {
@@ -287,9 +263,6 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
     else next();
   };
 }
-
-/** Fields of the connect body that name the user; the identity source decides them. */
-const IDENTITY_FIELDS: ReadonlySet<string> = new Set(['partnerClientId', 'email', 'firstName', 'lastName']);
 
 /**
  * The typed browser client's runtime table (`GET /api/endpoints.json`): every
