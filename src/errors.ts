@@ -92,6 +92,32 @@ export class ServiceUnavailable extends ServiceError {
   }
 }
 
+/** The OpenID Provider cannot be used yet: its discovery has not succeeded (it is retried with backoff). */
+export class IdentityProviderUnavailable extends ServiceError {
+  readonly code = 'ERR_IDENTITY_PROVIDER_UNAVAILABLE';
+  readonly status = 503;
+  readonly title = 'Identity provider unavailable';
+  override get retryAfterSeconds(): number {
+    return 5;
+  }
+}
+
+/**
+ * Why a sign-in did not end in a session: the stable text of `/?signin_error=<reason>`. A
+ * provider's own error (`access_denied`…) is passed on when it is a plain word.
+ */
+export type SignInFailure = 'login_expired' | 'state_mismatch' | 'invalid_response' | 'invalid_identity' | 'upstream_refused' | 'provider_unavailable' | (string & {});
+
+/** A sign-in answer that fails its checks; the callback turns it into a redirect with the reason, never a session. */
+export class SignInRefused extends ServiceError {
+  readonly code = 'ERR_SIGNIN_REFUSED';
+  readonly status = 400;
+  readonly title = 'Sign-in refused';
+  constructor(readonly reason: SignInFailure, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 /** Base of every failure of the upstream call. */
 export abstract class UpstreamError extends ServiceError {
   constructor(message: string, readonly endpoint: string, options?: { cause?: unknown }) {

@@ -12,6 +12,7 @@ const GROUP_TITLES: Record<SettingGroup, string> = {
   redis: 'Redis',
   session: 'Sessions and cookies',
   identity: 'Identity of the connecting user',
+  oidc: 'OpenID Connect sign-in (`IDENTITY_MODE=oidc`)',
   browser: 'Browsers: proxies, origins, actions',
   cache: 'Response cache',
   'rate-limit': 'Rate limits',

@@ -35,7 +35,7 @@ export interface SettingsReader {
 }
 
 /** The prefixes of our settings; an environment shared with a platform has other names in them. */
-const OUR_NAMESPACES = /^(APM|SESSION|COOKIE|IDENTITY|CACHE|RATE_LIMIT|REDIS|TOKEN|INTERNAL|IDEMPOTENCY|CIRCUIT_BREAKER)_/;
+const OUR_NAMESPACES = /^(APM|SESSION|COOKIE|IDENTITY|CACHE|RATE_LIMIT|REDIS|TOKEN|INTERNAL|IDEMPOTENCY|CIRCUIT_BREAKER|OIDC)_/;
 
 /**
  * Reads every setting of the table from `env` (or `<NAME>_FILE` for a

@@ -1,4 +1,5 @@
 import type { SettingsReader } from './environment';
+import { readOidcSettings } from './oidc-settings';
 import type { IdentityMode, Settings } from './settings';
 import { overlyBroadTrust, type TrustProxy } from './trust-proxy';
 
@@ -11,13 +12,14 @@ import { overlyBroadTrust, type TrustProxy } from './trust-proxy';
 export function readIdentitySettings(r: SettingsReader, trustProxy: TrustProxy): Settings['identity'] | undefined {
   const modeSet = r.get('IDENTITY_MODE');
   if (r.production) {
-    r.need(Boolean(modeSet), 'IDENTITY_MODE: required when NODE_ENV=production (jwt or header).');
+    r.need(Boolean(modeSet), 'IDENTITY_MODE: required when NODE_ENV=production (jwt, header or oidc).');
     r.need(modeSet !== 'insecure-body', 'IDENTITY_MODE: insecure-body is refused when NODE_ENV=production (it trusts what the browser claims).');
   }
   const mode: IdentityMode | undefined = modeSet ?? (r.production ? undefined : 'insecure-body');
   if (mode === 'jwt') checkJwtMode(r);
   if (mode === 'header') checkHeaderMode(r, trustProxy);
-  if (!mode) return undefined;
+  const oidc = mode === 'oidc' ? readOidcSettings(r) : undefined;
+  if (!mode || (mode === 'oidc' && !oidc)) return undefined;
   return {
     mode,
     jwksUrl: r.get('IDENTITY_JWKS_URL'),
@@ -28,6 +30,7 @@ export function readIdentitySettings(r: SettingsReader, trustProxy: TrustProxy):
     clockToleranceSeconds: r.get('IDENTITY_JWT_CLOCK_TOLERANCE_SECONDS'),
     headerUser: r.get('IDENTITY_HEADER_USER').toLowerCase(),
     headerEmail: r.get('IDENTITY_HEADER_EMAIL').toLowerCase(),
+    oidc,
   };
 }
 

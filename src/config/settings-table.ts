@@ -34,6 +34,7 @@ export type SettingGroup =
   | 'redis'
   | 'session'
   | 'identity'
+  | 'oidc'
   | 'browser'
   | 'cache'
   | 'rate-limit'
@@ -181,7 +182,7 @@ const definitions = {
   COOKIE_SAMESITE: { kind: oneOf('lax', 'strict', 'none'), default: 'lax', group: 'session', description: 'Cookie `SameSite`; `none` needs `COOKIE_SECURE`.' },
 
   // identity
-  IDENTITY_MODE: { kind: oneOf('jwt', 'header', 'insecure-body'), default: undefined, group: 'identity', description: 'Where the connecting user\'s identity comes from. Unset outside production: `insecure-body`; required in production.' },
+  IDENTITY_MODE: { kind: oneOf('jwt', 'header', 'oidc', 'insecure-body'), default: undefined, group: 'identity', description: 'Where the connecting user\'s identity comes from: `jwt` (an ID token the front-end sends), `header` (the ingress\' auth layer), `oidc` (this service runs the OpenID Connect sign-in: `OIDC_*`), `insecure-body` (development). Unset outside production: `insecure-body`; required in production.' },
   IDENTITY_JWKS_URL: { kind: url, default: undefined, group: 'identity', description: "`jwt` mode: the partner identity provider's JWKS." },
   IDENTITY_JWT_SECRET: { kind: str, default: undefined, secret: true, group: 'identity', description: '`jwt` mode: HS256 secret of the ID tokens.' },
   IDENTITY_JWT_PUBLIC_KEY: { kind: str, default: undefined, secret: true, group: 'identity', description: '`jwt` mode: PEM public key (SPKI) of the ID tokens.' },
@@ -190,6 +191,19 @@ const definitions = {
   IDENTITY_JWT_CLOCK_TOLERANCE_SECONDS: { kind: int(0, 300), default: 30, group: 'identity', description: '`jwt` mode: clock skew tolerated on `exp`/`nbf`/`iat`.' },
   IDENTITY_HEADER_USER: { kind: str, default: 'x-auth-request-user', group: 'identity', description: '`header` mode: header holding the partnerClientId.' },
   IDENTITY_HEADER_EMAIL: { kind: str, default: 'x-auth-request-email', group: 'identity', description: '`header` mode: header holding the e-mail.' },
+
+  // oidc
+  OIDC_ISSUER_URL: { kind: url, default: undefined, group: 'oidc', description: '`oidc` mode: the OpenID Provider\'s issuer; its discovery document (`/.well-known/openid-configuration`) is read at start, retried with backoff while it cannot be reached (`/readyz` says so in `checks.identityProvider`). `https://` only, unless `OIDC_ALLOW_INSECURE_HTTP`.' },
+  OIDC_CLIENT_ID: { kind: str, default: undefined, group: 'oidc', description: '`oidc` mode: this service\'s client id at the provider (the `aud` of its ID tokens).' },
+  OIDC_CLIENT_SECRET: { kind: str, default: undefined, secret: true, group: 'oidc', description: '`oidc` mode: the client secret (`client_secret_basic`). Unset: a public client (PKCE only).' },
+  OIDC_REDIRECT_URL: { kind: url, default: undefined, group: 'oidc', description: '`oidc` mode: the absolute URL of `GET /api/auth/callback` as the browser reaches it (`https://partner.example/api/auth/callback`), registered at the provider as a redirect URI.' },
+  OIDC_SCOPES: { kind: list, default: ['openid', 'email', 'profile'], group: 'oidc', description: '`oidc` mode: scopes asked for at sign-in (comma list; must hold `openid`).' },
+  OIDC_USER_CLAIM: { kind: str, default: 'sub', group: 'oidc', description: '`oidc` mode: the ID token claim that becomes `partnerClientId` (`email`, `given_name` and `family_name` give the profile).' },
+  OIDC_POST_LOGOUT_REDIRECT_URL: { kind: url, default: undefined, group: 'oidc', description: '`oidc` mode: where the provider sends the browser back after `GET /api/auth/logout` ended its session too (registered at the provider). Unset: the origin of `OIDC_REDIRECT_URL`.' },
+  OIDC_ACCEPT_ID_TOKENS: { kind: bool, default: false, group: 'oidc', description: '`oidc` mode: also accept the `jwt`-mode connect (`Authorization: Bearer <ID token>` on `user/clientcheckcredentials`) for native apps that sign in with the same provider themselves (AppAuth); the token is checked against the same issuer\'s keys, with `OIDC_CLIENT_ID` or `OIDC_ID_TOKEN_AUDIENCES` as audience.' },
+  OIDC_ID_TOKEN_AUDIENCES: { kind: list, default: [], group: 'oidc', description: '`oidc` mode with `OIDC_ACCEPT_ID_TOKENS`: the client ids of the native apps whose ID tokens a connect accepts (comma list). Empty: `OIDC_CLIENT_ID` only.' },
+  OIDC_LOGIN_TTL_SECONDS: { kind: int(30, 1800), default: 300, group: 'oidc', description: '`oidc` mode: how long a sign-in started by `GET /api/auth/login` may take at the provider before its `state` is forgotten.' },
+  OIDC_ALLOW_INSECURE_HTTP: { kind: bool, default: false, group: 'oidc', description: '`oidc` mode: allow a plain `http://` issuer and redirect URL (a provider on the developer\'s machine). Refused when `NODE_ENV=production`.' },
 
   // browser
   TRUST_PROXY: { kind: str, default: 'false', group: 'browser', description: "Which peers are trusted proxies (Express `trust proxy`): the ingress' addresses or CIDRs as a comma list (e.g. `10.244.0.0/16`; the names `loopback`, `linklocal`, `uniquelocal` too). Client IPs, protocol and identity headers are taken only from them. `true` or a hop count trusts whatever peer connects, so a direct caller can choose its client IP (a warning is logged); with `IDENTITY_MODE=header` they are refused at start-up, as is a range wider than /8 (IPv4) or /7 (IPv6) or ranges covering every address." },

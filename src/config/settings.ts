@@ -10,6 +10,27 @@ export type UpstreamTarget =
 /** The values of `IDENTITY_MODE`, as the settings table lists them. */
 export type IdentityMode = NonNullable<SettingValue<'IDENTITY_MODE'>>;
 
+/** `IDENTITY_MODE=oidc`: the provider and this service's client there (`OIDC_*`). */
+export interface OidcSettings {
+  readonly issuerUrl: string;
+  readonly clientId: string;
+  /** Unset: a public client (PKCE only). */
+  readonly clientSecret: string | undefined;
+  /** The absolute URL of `GET /api/auth/callback`. */
+  readonly redirectUrl: string;
+  readonly scopes: readonly string[];
+  /** The ID token claim that becomes `partnerClientId`. */
+  readonly userClaim: string;
+  readonly postLogoutRedirectUrl: string;
+  /** Also accept the `jwt`-mode connect with an ID token of the same issuer (native apps). */
+  readonly acceptIdTokens: boolean;
+  /** The audiences an ID token at connect may carry. */
+  readonly idTokenAudiences: readonly string[];
+  readonly loginTtlSeconds: number;
+  /** A plain-HTTP provider (development only). */
+  readonly allowInsecureHttp: boolean;
+}
+
 export interface InternalApiKey {
   /** Name logged for audit; when absent a fingerprint of the key is logged. */
   readonly id: string | undefined;
@@ -120,6 +141,8 @@ export interface Settings {
     readonly clockToleranceSeconds: number;
     readonly headerUser: string;
     readonly headerEmail: string;
+    /** Set when the mode is `oidc`. */
+    readonly oidc: OidcSettings | undefined;
   };
   readonly trustProxy: TrustProxy;
   readonly allowedOrigins: readonly string[];

@@ -2,9 +2,10 @@ import type { Request } from 'express';
 import { createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTVerifyGetKey, type KeyObject } from 'jose';
 import { createSecretKey } from 'node:crypto';
 import type { Settings } from '../config/settings';
-import { BadRequest, Unauthenticated } from '../errors';
+import { BadRequest, IdentityProviderUnavailable, Unauthenticated } from '../errors';
 import { conformsTo, fields } from '../upstream/fields';
 import { bearerCredentialOf } from './bearer-credential';
+import type { OidcClient } from './oidc-client';
 
 const { JWTClaimValidationFailed } = joseErrors;
 
@@ -105,6 +106,44 @@ function jwtSource(settings: Settings['identity']): IdentitySource {
   };
 }
 
+/**
+ * The identity an OpenID Provider's ID token asserts: `claim` (`OIDC_USER_CLAIM`) as the
+ * partnerClientId, the standard claims for the profile; `refuse` is thrown when that claim is no
+ * valid partnerClientId.
+ */
+export function identityFromClaims(claims: Readonly<Record<string, unknown>>, claim: string, refuse: () => Error): Identity {
+  return checkedIdentity(
+    { partnerClientId: str(claims[claim]), email: str(claims.email), firstName: str(claims.given_name), lastName: str(claims.family_name) },
+    refuse,
+  );
+}
+
+/**
+ * `IDENTITY_MODE=oidc`: browsers sign in through `/api/auth/login`; the connect route takes the
+ * `jwt`-mode ID token of a native app only with `OIDC_ACCEPT_ID_TOKENS`, checked against the same
+ * provider's keys.
+ */
+function oidcSource(settings: Settings['identity'], client: OidcClient): IdentitySource {
+  const oidc = settings.oidc!;
+  return {
+    mode: 'oidc',
+    async resolve(req) {
+      if (!oidc.acceptIdTokens) throw new Unauthenticated('Sign in with GET /api/auth/login (IDENTITY_MODE=oidc).');
+      const credential = bearerCredentialOf(req, true);
+      const token = credential?.kind === 'id-token' ? credential.token : undefined;
+      if (!token) throw new Unauthenticated('Connecting needs an ID token of the identity provider in Authorization: Bearer, or GET /api/auth/login.');
+      let payload: Readonly<Record<string, unknown>>;
+      try {
+        payload = await client.verifyIdToken(token);
+      } catch (cause) {
+        if (cause instanceof IdentityProviderUnavailable) throw cause;
+        throw new Unauthenticated('The ID token was refused (signature, issuer, audience, lifetime or identity).', { cause });
+      }
+      return identityFromClaims(payload, oidc.userClaim, () => new Unauthenticated(`The ID token's ${oidc.userClaim} is not a valid partnerClientId.`));
+    },
+  };
+}
+
 function headerSource(settings: Settings['identity']): IdentitySource {
   return {
     mode: 'header',
@@ -134,8 +173,12 @@ function insecureBodySource(): IdentitySource {
   };
 }
 
-export function createIdentitySource(settings: Settings['identity']): IdentitySource {
+/** The identity source of `IDENTITY_MODE`; `oidc` needs the provider's client. */
+export function createIdentitySource(settings: Settings['identity'], oidcClient?: OidcClient): IdentitySource {
   switch (settings.mode) {
+    case 'oidc':
+      if (!oidcClient) throw new Error('createIdentitySource: IDENTITY_MODE=oidc needs the OpenID Provider client');
+      return oidcSource(settings, oidcClient);
     case 'jwt':
       return jwtSource(settings);
     case 'header':
