@@ -22,9 +22,11 @@ import { createMemoryStore } from './redis/memory-store';
 import { createRedisStore } from './redis/redis-store';
 import { probesRouter } from './routes/probes';
 import { internalApiRouter } from './routes/internal-api';
+import { oidcAuthRoutes } from './routes/auth-routes';
 import { publicApi } from './routes/public-api';
 import { startSandbox, type Sandbox } from './sandbox';
 import { createIdentitySource } from './session/identity';
+import { createOidcClient } from './session/oidc-client';
 import { createSessions, type Sessions } from './session/sessions';
 import { createTokenCipher, deriveTokenKey } from './crypto/token-cipher';
 import { createBackendToken, type BackendToken } from './upstream/backend-token';
@@ -149,7 +151,10 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   const servePublicOpenApi: RequestHandler = (_req, res) => {
     res.status(200).setHeader('Cache-Control', 'no-cache').type('application/json').send(publicOpenApi);
   };
-  const identity = createIdentitySource(settings.identity);
+  const oidcClient = settings.identity.oidc
+    ? createOidcClient({ settings: settings.identity.oidc, logger, clockToleranceSeconds: settings.identity.clockToleranceSeconds })
+    : undefined;
+  const identity = createIdentitySource(settings.identity, oidcClient);
   const cache = createResponseCache({ settings, store, metrics, logger });
   const idempotency = createIdempotency({ settings, store, metrics, logger });
   const earnResolution = createEarnResolution({ actions: settings.idempotencyResolveActions, client, logger });
@@ -167,6 +172,7 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   publicApp.set('etag', false);
   // What every request passes through, as one step (src/http/compose.ts).
   publicApp.use(compose(requestId(), accessLog('public', logger, metrics), helmet(), refuseWhileDraining));
+  if (oidcClient) publicApp.use(oidcAuthRoutes({ settings, logger, store, sessions, client, oidcClient, rateLimits }));
   publicApp.use(
     publicApi({
       settings,
@@ -195,7 +201,7 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   internalApp.disable('x-powered-by');
   internalApp.set('etag', false);
   internalApp.use(compose(requestId(), accessLog('internal', logger, metrics), helmet()));
-  internalApp.use(probesRouter({ store, metrics, lifecycle }));
+  internalApp.use(probesRouter({ store, metrics, lifecycle, ...(oidcClient ? { identityProvider: () => oidcClient.status() } : {}) }));
   internalApp.use(
     '/internal',
     internalApiRouter({ settings, logger, sessions, backendToken, idempotency, earnResolution, catalogue: settings.catalogue, purgeCache: () => cache.purge() }),
@@ -218,6 +224,7 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
     internalApp,
     sandbox,
     async close() {
+      oidcClient?.close();
       client.close();
       await store.close();
       if (sandbox) await sandbox.close();

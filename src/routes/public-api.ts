@@ -65,7 +65,7 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
     throw new Error(`publicApi: ${signedWithBackendToken.join(', ')} ${signedWithBackendToken.length > 1 ? 'are' : 'is'} signed with the back-end token, and no backendToken was given`);
   }
   const connectRoute = `/api/${catalogue.front.find((e) => e.sessionEffect === 'connect')!.path}`;
-  const guard = browserGuard({ allowedOrigins: settings.allowedOrigins, idTokenRoute: settings.identity.mode === 'jwt' ? connectRoute : undefined });
+  const guard = browserGuard({ allowedOrigins: settings.allowedOrigins, idTokenRoute: settings.identity.mode === 'jwt' || settings.identity.oidc?.acceptIdTokens ? connectRoute : undefined });
   const body = jsonBody();
   const limits = deps.rateLimits ?? { perIp: passThrough, connect: passThrough, mutation: passThrough };
   const browserActions = new Set(settings.browserActions);

@@ -35,6 +35,8 @@ export interface TestServiceOptions {
    * in-process stores unless `env` points at another Redis (REDIS_MODE, REDIS_CLUSTER_NODES…).
    */
   readonly redis?: boolean;
+  /** The public listener's port (a URL in the settings must name it); a free one by default. */
+  readonly port?: number;
 }
 
 export async function startTestSandbox(options: Partial<Parameters<typeof startSandbox>[0]> = {}): Promise<Sandbox> {
@@ -73,7 +75,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     },
   });
   const app = await createApp(settings, { logDestination: destination });
-  const running = await listenService(app, { port: 0, internalPort: 0, host: '127.0.0.1' });
+  const running = await listenService(app, { port: options.port ?? 0, internalPort: 0, host: '127.0.0.1' });
   return {
     app,
     running,
