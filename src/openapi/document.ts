@@ -214,7 +214,7 @@ interface Context {
 
 function frontSecurity(endpoint: EndpointSpec, identityMode: IdentityMode | undefined): JsonSchema[] {
   if (endpoint.token !== 'none') return [{ sessionCookie: [] }, { sessionToken: [] }];
-  if (endpoint.sessionEffect === 'connect' && identityMode === 'jwt') return [{ identityToken: [] }];
+  if (endpoint.sessionEffect === 'connect' && (identityMode === 'jwt' || identityMode === 'oidc')) return [{ identityToken: [] }];
   return [];
 }
 
@@ -289,6 +289,8 @@ function connectDescription(mode: IdentityMode | undefined): string {
       return "The user is the subject of the partner's ID token in `Authorization: Bearer`; identity fields of the body are not used. The body may add `dataConsentCode` and `lang`.";
     case 'header':
       return "The user comes from the ingress' trusted headers; identity fields of the body are not used. The body may add `dataConsentCode` and `lang`.";
+    case 'oidc':
+      return "Browsers sign in through `GET /api/auth/login` (IDENTITY_MODE=oidc); this connect takes only a native app's ID token of the same provider in `Authorization: Bearer`, and only with OIDC_ACCEPT_ID_TOKENS. The body may add `dataConsentCode` and `lang`.";
     case 'insecure-body':
       return 'Development and sandbox only (IDENTITY_MODE=insecure-body): the identity comes from the body, `partnerClientId` required.';
     default:
