@@ -1,14 +1,17 @@
 import calculateSlot from 'cluster-key-slot';
-import { createCluster, ErrorReply } from 'redis';
+import { createCluster } from 'redis';
 import type { RedisConnectionSettings, RedisTopology } from '../config/settings';
 import type { RedisConnection, RedisMaster } from './connection';
-import { addressOf, nodeOptions, socketOptions, type NodeClientTuning } from './node-options';
+import { addressOf, nodeOptions, socketOptions, type ClusterClient, type NodeClientTuning } from './node-options';
 import { RedisNotConnected, WatchedConnection } from './watched-connection';
 
-type Cluster = ReturnType<typeof createCluster>;
 
-/** At most this often the cluster's slot map is read again after a lost connection. */
-const REDISCOVER_EVERY_MS = 500;
+/**
+ * How long after a node's connection is lost (its first reconnection attempt) node-redis reads the
+ * cluster's slot map again, and again as often while it stays lost: the wait of a replica's
+ * promotion, not the 5 s of node-redis' default.
+ */
+const REDISCOVER_AFTER_MS = 500;
 
 /** Commands without a key that a library may send (they go to every master of a cluster). */
 const KEYLESS = new Set(['SCRIPT', 'PING', 'ECHO', 'INFO', 'TIME', 'FUNCTION', 'DBSIZE']);
@@ -58,16 +61,15 @@ function groupBySlot(keys: readonly string[]): string[][] {
  * - `bySlot` splits a multi-key deletion so that no command spans slots
  *   (CROSSSLOT); keyless commands (SCRIPT LOAD, PING) go to every master;
  * - a command whose master is not connected fails at once, never queued;
- * - node-redis does not look for a new master when a master's connection is
- *   lost, so after a lost connection or a CLUSTERDOWN the slot map is read
- *   again (at most twice a second) until the promoted replica takes over.
+ * - once a master's connection is lost, node-redis reads the slot map again
+ *   every REDISCOVER_AFTER_MS while it stays lost
+ *   (`topologyRefreshOnReconnectionAttemptStrategy`), until the promoted
+ *   replica takes over its slots.
  */
 export class ClusterConnection extends WatchedConnection implements RedisConnection {
   readonly mode = 'cluster' as const;
   readonly description: string;
-  private cluster: Cluster | undefined;
-  private lastRediscovery = 0;
-  private rediscovering = false;
+  private cluster: ClusterClient | undefined;
 
   constructor(
     private readonly settings: RedisConnectionSettings,
@@ -93,41 +95,20 @@ export class ClusterConnection extends WatchedConnection implements RedisConnect
       .join(',');
   }
 
-  private make(): Cluster {
+  private make(): ClusterClient {
     const { settings, topology, tuning } = this;
-    const { commandOptions, ...perNode } = nodeOptions(settings, tuning);
+    // The protocol and command options are the cluster client's own, applied to every node it opens.
+    const { RESP, commandOptions, ...perNode } = nodeOptions(settings, tuning);
     const cluster = createCluster({
       rootNodes: topology.seeds.map((e) => ({ socket: socketOptions(settings, { connectTimeout: tuning.socket?.connectTimeout }, e) })),
       defaults: perNode,
+      RESP,
       ...(commandOptions ? { commandOptions } : {}),
-    } as Parameters<typeof createCluster>[0]);
-    cluster.on('error', (err: unknown) => this.forwardError(err));
-    cluster.on('node-error', (err: unknown) => {
-      this.forwardError(err);
-      this.rediscoverSoon();
+      topologyRefreshOnReconnectionAttemptStrategy: REDISCOVER_AFTER_MS,
     });
-    cluster.on('node-reconnecting', () => this.rediscoverSoon());
+    cluster.on('error', (err: unknown) => this.forwardError(err));
+    cluster.on('node-error', (err: unknown) => this.forwardError(err));
     return cluster;
-  }
-
-  /**
-   * Reads the slot map again (node-redis does on MOVED, not when a master is
-   * lost): once a replica has taken over, its slots' commands go to it.
-   */
-  private rediscoverSoon(): void {
-    const c = this.cluster;
-    const now = Date.now();
-    if (!c || this.closed || this.rediscovering || now - this.lastRediscovery < REDISCOVER_EVERY_MS) return;
-    this.lastRediscovery = now;
-    const start = c.masters.find((m) => m.client?.isReady)?.client ?? c.masters[0]?.client;
-    if (!start) return;
-    this.rediscovering = true;
-    c._slots
-      .rediscover(start)
-      .catch((err: unknown) => this.forwardError(err))
-      .finally(() => {
-        this.rediscovering = false;
-      });
   }
 
   async send(args: readonly string[], key: string | undefined): Promise<unknown> {
@@ -139,19 +120,12 @@ export class ClusterConnection extends WatchedConnection implements RedisConnect
     }
     const master = c.slots[calculateSlot(key)]?.master;
     if (!master) {
-      this.rediscoverSoon();
       throw new RedisNotConnected(`no master serves the slot of this key`);
     }
     if (master.client && !master.client.isReady) {
-      this.rediscoverSoon();
       throw new RedisNotConnected(`no connection to the master ${master.address}`);
     }
-    try {
-      return await c.sendCommand(key, false, [...args]);
-    } catch (err) {
-      if (!(err instanceof ErrorReply) || /^(CLUSTERDOWN|TRYAGAIN)/.test(err.message)) this.rediscoverSoon();
-      throw err;
-    }
+    return c.sendCommand(key, false, [...args]);
   }
 
   sendCommand(args: readonly string[]): Promise<unknown> {
@@ -165,7 +139,6 @@ export class ClusterConnection extends WatchedConnection implements RedisConnect
       address: node.address,
       send: async (args: readonly string[]) => {
         if (node.client && !node.client.isReady) {
-          this.rediscoverSoon();
           throw new RedisNotConnected(`no connection to the master ${node.address}`);
         }
         return (await c.nodeClient(node)).sendCommand([...args]);

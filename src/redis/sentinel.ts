@@ -1,10 +1,9 @@
 import { createClient, createSentinel } from 'redis';
 import type { RedisConnectionSettings, RedisEndpoint, RedisTopology } from '../config/settings';
 import type { RedisConnection, RedisMaster } from './connection';
-import { addressOf, nodeOptions, socketOptions, type ClientOptions, type NodeClientTuning } from './node-options';
+import { addressOf, nodeOptions, RESP_VERSION, socketOptions, type NodeClientTuning, type NodeOptions, type SentinelClient } from './node-options';
 import { RedisNotConnected, WatchedConnection } from './watched-connection';
 
-type Sentinel = ReturnType<typeof createSentinel>;
 
 /** How long the master may stay unreachable before the sentinels are asked again unprompted. */
 const SENTINEL_NUDGE_AFTER_MS = 1000;
@@ -24,7 +23,7 @@ const SENTINEL_MASTER_RETRIES = 8;
 export class SentinelConnection extends WatchedConnection implements RedisConnection {
   readonly mode = 'sentinel' as const;
   readonly description: string;
-  private sentinel: Sentinel | undefined;
+  private sentinel: SentinelClient | undefined;
   private readonly master: RedisMaster;
   private notReadySince: number | undefined;
   private nudging = false;
@@ -51,7 +50,7 @@ export class SentinelConnection extends WatchedConnection implements RedisConnec
   }
 
   /** Options of a connection to a sentinel: it carries the failover announcements (a subscription), so no heartbeat, no idle watchdog. */
-  private sentinelOptions(endpoint?: RedisEndpoint): ClientOptions {
+  private sentinelOptions(endpoint?: RedisEndpoint): Pick<NodeOptions, 'password' | 'socket'> {
     const { settings, topology, tuning } = this;
     return {
       ...(topology.sentinelPassword !== undefined ? { password: topology.sentinelPassword } : {}),
@@ -71,7 +70,7 @@ export class SentinelConnection extends WatchedConnection implements RedisConnec
     let lastFailure: unknown;
     for (const endpoint of topology.sentinels) {
       const options = this.sentinelOptions(endpoint);
-      const client = createClient({ ...options, socket: { ...(options.socket as object), reconnectStrategy: false } });
+      const client = createClient({ ...options, RESP: RESP_VERSION, socket: { ...options.socket, reconnectStrategy: false } });
       client.on('error', () => undefined);
       try {
         await client.connect();
@@ -85,16 +84,20 @@ export class SentinelConnection extends WatchedConnection implements RedisConnec
     throw new RedisNotConnected(`no sentinel of ${topology.sentinels.map(addressOf).join(',')} answers with a master named ${topology.masterName}`, { cause: lastFailure });
   }
 
-  private make(): Sentinel {
+  private make(): SentinelClient {
     const { settings, topology, tuning } = this;
+    // The protocol and command options are the sentinel client's own, applied to every node it opens.
+    const { RESP, commandOptions, ...perNode } = nodeOptions(settings, { ...tuning, socket: { ...tuning.socket, reconnectStrategy: this.masterReconnects() } });
     const sentinel = createSentinel({
       name: topology.masterName,
       sentinelRootNodes: topology.sentinels.map((e) => ({ host: e.host, port: e.port })),
-      nodeClientOptions: nodeOptions(settings, { ...tuning, socket: { ...tuning.socket, reconnectStrategy: this.masterReconnects() } }),
+      RESP,
+      ...(commandOptions ? { commandOptions } : {}),
+      nodeClientOptions: perNode,
       sentinelClientOptions: this.sentinelOptions(),
       masterPoolSize: 1,
       passthroughClientErrorEvents: true,
-    } as Parameters<typeof createSentinel>[0]);
+    });
     sentinel.on('error', (err: unknown) => this.forwardError(err));
     return sentinel;
   }

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { createClient, type RedisClientType } from 'redis';
+import { createClient } from 'redis';
 import type { RedisConnectionSettings, RedisTopology } from '../config/settings';
 import type { RedisConnection, RedisMaster } from './connection';
-import { addressOf, nodeOptions, type NodeClientTuning } from './node-options';
+import { addressOf, nodeOptions, type NodeClient, type NodeClientTuning } from './node-options';
 
 /**
  * `REDIS_MODE=standalone`: one node-redis client (`createClient`), which
@@ -12,13 +12,13 @@ import { addressOf, nodeOptions, type NodeClientTuning } from './node-options';
 export class StandaloneConnection extends EventEmitter implements RedisConnection {
   readonly mode = 'standalone' as const;
   readonly description: string;
-  private readonly client: RedisClientType;
+  private readonly client: NodeClient;
   private readonly master: RedisMaster;
 
   constructor(settings: RedisConnectionSettings, topology: Extract<RedisTopology, { mode: 'standalone' }>, tuning: NodeClientTuning) {
     super();
     this.description = `${settings.tls ? 'rediss' : 'redis'}://${addressOf(topology.endpoint)}/${topology.database}`;
-    this.client = createClient({ ...nodeOptions(settings, tuning, topology.endpoint), database: topology.database }) as RedisClientType;
+    this.client = createClient({ ...nodeOptions(settings, tuning, topology.endpoint), database: topology.database });
     this.client.on('error', (err: unknown) => {
       if (this.listenerCount('error') > 0) this.emit('error', err instanceof Error ? err : new Error(String(err)));
     });
