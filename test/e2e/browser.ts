@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startTestService, type TestService } from '../helpers/service';
+import { chromium as chromiumTool, requireTool } from '../helpers/tools';
 
 /**
  * Real headless Chromium for the end-to-end tests: a fresh profile folder per
@@ -31,6 +32,7 @@ export interface LaunchOptions {
 }
 
 export async function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
+  requireTool(chromiumTool(CHROMIUM_PATH));
   const profileDir = mkdtempSync(join(tmpdir(), 'miles-bff-chromium-'));
   let context: BrowserContext;
   try {

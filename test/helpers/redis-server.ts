@@ -1,9 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { freePort } from './global-setup';
+import { REDIS_SERVER, requireTool } from './tools';
 
 /**
  * A `redis-server` of the test's own, on a free port, that the test may stop,
@@ -45,11 +46,6 @@ export interface PrivateRedisOptions {
   readonly args?: readonly string[];
 }
 
-/** Whether `redis-server` can be started here. */
-export function redisServerAvailable(): boolean {
-  return spawnSync('sh', ['-c', 'command -v redis-server']).status === 0;
-}
-
 async function answersPing(url: string): Promise<boolean> {
   const client = createClient({ url, socket: { connectTimeout: 500, reconnectStrategy: false } });
   client.on('error', () => undefined);
@@ -64,9 +60,7 @@ async function answersPing(url: string): Promise<boolean> {
 }
 
 export async function startRedisServer(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
-  if (!redisServerAvailable()) {
-    throw new Error('This suite starts and stops a Redis of its own: install redis-server (apt-get install redis-server).');
-  }
+  requireTool(REDIS_SERVER);
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'miles-bff-private-redis-'));
   const url = `redis://127.0.0.1:${port}`;

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureBuilt, ROOT } from '../helpers/build';
-import { redisServerAvailable } from '../helpers/redis-server';
+import { REDIS_SERVER, requireTool } from '../helpers/tools';
 
 /**
  * `npm run chaos` kept working: the script itself, small (60 earns), against the built service,
@@ -29,7 +29,7 @@ interface ChaosSummary {
 
 describe('the chaos script', () => {
   beforeAll(() => {
-    if (!redisServerAvailable()) throw new Error('The chaos script starts a Redis of its own: install redis-server (apt-get install redis-server).');
+    requireTool(REDIS_SERVER);
     ensureBuilt();
   }, 300_000);
 

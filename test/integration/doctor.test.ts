@@ -17,6 +17,7 @@ import { freePort } from '../helpers/global-setup';
 import { dropPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis';
 import { startRedisServer } from '../helpers/redis-server';
 import { startLocalTlsRedis, type LocalTlsRedis } from '../helpers/redis-topologies';
+import { OPENSSL, requireTool } from '../helpers/tools';
 
 const partner = { id: 'doctor-partner', secret: 'doctor-secret-0123456789abcdef0123' };
 const prefixes: string[] = [];
@@ -137,6 +138,7 @@ describe('doctor: each failure with its own message and a non-zero exit', () => 
     let server: Server;
     let url: string;
     beforeAll(async () => {
+      requireTool(OPENSSL);
       dir = mkdtempSync(join(tmpdir(), 'miles-bff-doctor-tls-'));
       const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
       if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);

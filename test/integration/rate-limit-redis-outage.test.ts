@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,9 +6,9 @@ import { createClient } from 'redis';
 import { freePort } from '../helpers/global-setup';
 import { ApiClient } from '../helpers/http';
 import { startTestService, type TestService } from '../helpers/service';
+import { REDIS_SERVER, requireTool } from '../helpers/tools';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const haveRedisServer = spawnSync('sh', ['-c', 'command -v redis-server']).status === 0;
 
 /** A Redis of this test's own, which it stops and starts again. */
 async function startRedis(port: number): Promise<ChildProcess> {
@@ -43,7 +43,7 @@ describe('rate limits and cache through a Redis outage', () => {
   let port: number;
   let svc: TestService;
   beforeAll(async () => {
-    if (!haveRedisServer) throw new Error("redis-server not found on PATH: this suite stops and starts a Redis of its own; npm test's pretest step installs it (apt-get install redis-server)");
+    requireTool(REDIS_SERVER);
     port = await freePort();
     redis = await startRedis(port);
     svc = await startTestService({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, RATE_LIMIT_IP_MAX: '3', RATE_LIMIT_WINDOW_SECONDS: '60' } });

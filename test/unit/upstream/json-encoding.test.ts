@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { encodeJson } from '../../../src/upstream/json-encoding';
+import { PHP, requireTool } from '../../helpers/tools';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures');
 const PHP_SCRIPT = join(__dirname, '..', '..', '..', 'scripts', 'php-json-vectors.php');
@@ -141,11 +142,9 @@ describe('encodeJson php: properties', () => {
 // Differential check against a real PHP (the upstream's language): whatever we
 // send, an upstream that decodes and re-encodes it gets the same bytes back.
 // PHP's CLI is a test prerequisite like Redis and Chromium (npm test's pretest step installs php-cli).
-const php = spawnSync('php', ['--version'], { encoding: 'utf8' });
-
 describe('encodeJson php: against the local php binary', () => {
   it('is a fixed point of PHP json_encode(json_decode(...)) on random values', () => {
-    if (php.status !== 0) throw new Error('php is not installed: install the php-cli package (Debian: apt-get install php-cli) for this differential check');
+    requireTool(PHP);
     // PHP's json_decode($t, false) refuses a property name starting with NUL
     // ("The decoded property name is invalid"): PHP reserves those for mangled
     // private members. No field of this API looks like that.
