@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { freePort } from './global-setup';
+import { OPENSSL, REDIS_CLI, REDIS_SERVER, requireTool } from './tools';
 
 /**
  * Real Redis topologies on loopback ports, started from the `redis-server`
@@ -77,18 +78,10 @@ const ROOT = tmpdir();
 const DIR_PREFIX = 'miles-bff-topology-';
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function has(binary: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0;
-}
-
 /** Refuses clearly, rather than skipping, when the binaries are missing. */
 export function requireRedisBinaries(): void {
-  const missing = ['redis-server', 'redis-cli'].filter((b) => !has(b));
-  if (missing.length) {
-    throw new Error(
-      `The topology suites start real Redis clusters and sentinels: ${missing.join(' and ')} not found on PATH. Install them (apt-get install redis-server redis-tools); npm test's pretest step does.`,
-    );
-  }
+  requireTool(REDIS_SERVER);
+  requireTool(REDIS_CLI);
 }
 
 function alive(pid: number): boolean {
@@ -154,9 +147,9 @@ async function answersPing(port: number): Promise<boolean> {
   }
 }
 
-/** One command to one node, on a connection of its own. */
+/** One command to one node, on a connection of its own; its reply in RESP2 shapes (arrays, not maps), as the service reads them. */
 async function ask(port: number, args: string[]): Promise<unknown> {
-  const client = createClient({ socket: { host: '127.0.0.1', port, connectTimeout: 1000, reconnectStrategy: false } });
+  const client = createClient({ RESP: 2, socket: { host: '127.0.0.1', port, connectTimeout: 1000, reconnectStrategy: false } });
   client.on('error', () => undefined);
   await client.connect();
   try {
@@ -168,7 +161,7 @@ async function ask(port: number, args: string[]): Promise<unknown> {
 
 /** Every key of one node matching a SCAN pattern. */
 async function scanNode(port: number, pattern: string): Promise<string[]> {
-  const client = createClient({ socket: { host: '127.0.0.1', port, connectTimeout: 1000, reconnectStrategy: false } });
+  const client = createClient({ RESP: 2, socket: { host: '127.0.0.1', port, connectTimeout: 1000, reconnectStrategy: false } });
   client.on('error', () => undefined);
   await client.connect();
   try {
@@ -511,7 +504,7 @@ function openssl(dir: string, args: string[]): void {
 
 /** A standalone Redis that speaks TLS only (a certificate for 127.0.0.1 from a CA of its own) and wants a password. */
 export async function startLocalTlsRedis(): Promise<LocalTlsRedis> {
-  if (!has('openssl')) throw new Error('The TLS suite makes its certificates with openssl: install it (apt-get install openssl).');
+  requireTool(OPENSSL);
   const group = new Group('tls');
   try {
     const dir = group.dir;
@@ -538,7 +531,7 @@ export async function startLocalTlsRedis(): Promise<LocalTlsRedis> {
         ...COMMON,
       ],
       async (port) => {
-        const client = createClient({ socket: { host: '127.0.0.1', port, tls: true, ca: readFileSync(caFile, 'utf8'), connectTimeout: 500, reconnectStrategy: false }, password });
+        const client = createClient({ RESP: 2, socket: { host: '127.0.0.1', port, tls: true, ca: readFileSync(caFile, 'utf8'), connectTimeout: 500, reconnectStrategy: false }, password });
         client.on('error', () => undefined);
         try {
           await client.connect();

@@ -19,7 +19,7 @@ describe('cluster slots on a local Redis Cluster (3 masters)', () => {
   });
 
   async function keyslots(keys: readonly string[]): Promise<Array<[string, number]>> {
-    const client = createClient({ socket: { host: '127.0.0.1', port: cluster.nodes[0]!.port, reconnectStrategy: false } });
+    const client = createClient({ RESP: 2, socket: { host: '127.0.0.1', port: cluster.nodes[0]!.port, reconnectStrategy: false } });
     client.on('error', () => undefined);
     await client.connect();
     try {
