@@ -3,6 +3,7 @@ import type { Sandbox } from '../../src/sandbox';
 import { ApiClient, type ApiResponse } from './http';
 import { uniquePrefix } from './redis';
 import { startTestSandbox, startTestService, type TestService } from './service';
+import { refusedWithinBound } from './store-refusal';
 
 /**
  * The checks every Redis topology must pass, run through whole services (two
@@ -217,17 +218,16 @@ export function describeServiceOn(label: string, topology: () => TopologyUnderTe
 
 // ---- failover ---------------------------------------------------------------
 
-/** The contract's 2 s for a 503 while Redis fails over, with room for a loaded test machine. */
-export const FAILOVER_BOUND_MS = 2500;
-
 export interface Sample {
   readonly what: 'read' | 'connect';
+  /** When it was sent: orders it against the failure, never measures it. */
   readonly startedAt: number;
-  readonly ms: number;
   /** HTTP status, or `hang` past 8 s, or `transport` for a failed connection. */
   readonly status: number | 'hang' | 'transport';
   readonly retryAfter: string | null;
   readonly contentType: string | null;
+  /** The problem document's detail: how the service came to refuse. */
+  readonly detail: string | null;
   /** For a connect: the client now holding its cookie. */
   readonly api?: ApiClient;
 }
@@ -242,9 +242,10 @@ async function timed(what: Sample['what'], api: ApiClient, call: () => Promise<A
         timer = setTimeout(() => reject(Object.assign(new Error('hang'), { hang: true })), 8000);
       }),
     ]);
-    return { what, startedAt, ms: Date.now() - startedAt, status: res.status, retryAfter: res.headers.get('retry-after'), contentType: res.headers.get('content-type'), api };
+    const detail = typeof res.json?.detail === 'string' ? (res.json.detail as string) : null;
+    return { what, startedAt, status: res.status, retryAfter: res.headers.get('retry-after'), contentType: res.headers.get('content-type'), detail, api };
   } catch (err) {
-    return { what, startedAt, ms: Date.now() - startedAt, status: (err as { hang?: boolean }).hang ? 'hang' : 'transport', retryAfter: null, contentType: null, api };
+    return { what, startedAt, status: (err as { hang?: boolean }).hang ? 'hang' : 'transport', retryAfter: null, contentType: null, detail: null, api };
   } finally {
     clearTimeout(timer);
   }
@@ -281,23 +282,24 @@ export function startFailoverLoad(baseUrl: string, users: readonly ApiClient[], 
   };
 }
 
-/** Every answer during the failover: 200, or 503 problem+json with Retry-After, within the bound; never a hang. */
+/**
+ * Every answer during the failover: 200, or 503 problem+json with Retry-After that the service gave
+ * at once or at its own deadline within the contract's bound (store-refusal.ts); never a hang.
+ */
 export function expectFailoverAnswers(samples: readonly Sample[]): void {
   expect(samples.length).toBeGreaterThan(10);
   const wrong = samples.filter(
-    (s) =>
-      s.ms > FAILOVER_BOUND_MS ||
-      !(s.status === 200 || (s.status === 503 && s.retryAfter !== null && /problem\+json/.test(s.contentType ?? ''))),
+    (s) => !(s.status === 200 || (s.status === 503 && s.retryAfter !== null && /problem\+json/.test(s.contentType ?? '') && refusedWithinBound(s.detail))),
   );
-  expect(wrong.map(({ what, ms, status, retryAfter }) => ({ what, ms, status, retryAfter }))).toEqual([]);
+  expect(wrong.map(({ what, status, retryAfter, detail }) => ({ what, status, retryAfter, detail }))).toEqual([]);
 }
 
-/** Polls until the user's session answers connected again; returns how long it took from `since`. */
-export async function waitConnected(api: ApiClient, since: number, limitMs: number): Promise<number> {
+/** Polls until the user's session answers connected again; gives up (a failure, not a measure) after `limitMs`. */
+export async function waitConnected(api: ApiClient, since: number, limitMs: number): Promise<void> {
   for (;;) {
     try {
       const res = await api.get('/api/session');
-      if (res.status === 200 && res.json?.connected === true) return Date.now() - since;
+      if (res.status === 200 && res.json?.connected === true) return;
     } catch {
       // the service is there; only Redis is failing over
     }

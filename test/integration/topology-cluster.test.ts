@@ -2,6 +2,7 @@ import { freePort } from '../helpers/global-setup';
 import { ApiClient } from '../helpers/http';
 import { startLocalCluster, type LocalCluster } from '../helpers/redis-topologies';
 import { startTestService, type TestService } from '../helpers/service';
+import { storeRefusalOf } from '../helpers/store-refusal';
 import {
   describeServiceOn,
   expectFailoverAnswers,
@@ -41,10 +42,10 @@ describe('REDIS_MODE=cluster on a local Redis Cluster (3 masters, 1 replica each
     const svc = await startTestService({ redis: false, env: { REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: `127.0.0.1:${port}` } });
     try {
       expect((await fetch(`${svc.internalUrl}/readyz`)).status).toBe(503);
-      const started = Date.now();
       const res = await new ApiClient(svc.url).connect('topo-unreachable');
       expect([res.status, res.headers.get('retry-after')]).toEqual([503, '2']);
-      expect(Date.now() - started).toBeLessThan(1000);
+      // At once: refused because the store is known to be away, not after waiting on it.
+      expect(storeRefusalOf(res.json.detail)).toEqual({ kind: 'at-once' });
       expect(svc.logs.some((l) => l.includes('redis not reachable at start'))).toBe(true);
     } finally {
       await svc.close();
@@ -115,16 +116,14 @@ describe('REDIS_MODE=cluster on a local Redis Cluster (3 masters, 1 replica each
       await new Promise((r) => setTimeout(r, 200));
       const killedAt = Date.now();
       await cluster.nodes.find((n) => n.address === doomed)!.kill();
-      let recoveredIn: number;
       try {
         // Each replica reconnects on its own: every victim, on either, must be answered again.
-        recoveredIn = Math.max(...(await Promise.all(victims.map((u) => waitConnected(u, killedAt, 15_000)))));
+        await Promise.all(victims.map((u) => waitConnected(u, killedAt, 15_000)));
         await new Promise((r) => setTimeout(r, 500));
       } finally {
         await load.stop();
       }
 
-      expect(recoveredIn).toBeLessThan(15_000);
       expectFailoverAnswers(load.samples);
       // The window was real: some request needing the lost shard was refused meanwhile.
       expect(load.samples.some((s) => s.status === 503)).toBe(true);
