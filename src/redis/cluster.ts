@@ -5,7 +5,6 @@ import type { RedisConnection, RedisMaster } from './connection';
 import { addressOf, nodeOptions, socketOptions, type ClusterClient, type NodeClientTuning } from './node-options';
 import { RedisNotConnected, WatchedConnection } from './watched-connection';
 
-
 /**
  * How long after a node's connection is lost (its first reconnection attempt) node-redis reads the
  * cluster's slot map again, and again as often while it stays lost: the wait of a replica's

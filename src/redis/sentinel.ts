@@ -4,7 +4,6 @@ import type { RedisConnection, RedisMaster } from './connection';
 import { addressOf, nodeOptions, RESP_VERSION, socketOptions, type NodeClientTuning, type NodeOptions, type SentinelClient } from './node-options';
 import { RedisNotConnected, WatchedConnection } from './watched-connection';
 
-
 /** How long the master may stay unreachable before the sentinels are asked again unprompted. */
 const SENTINEL_NUDGE_AFTER_MS = 1000;
 /**
