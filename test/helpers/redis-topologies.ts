@@ -388,7 +388,7 @@ export async function startLocalSentinels(options: LocalSentinelsOptions = {}): 
     ]);
     // The replica in sync before the sentinels look (they learn of it from the master).
     const deadline = Date.now() + 10_000;
-    while (!/master_link_status:up/.test(String(await ask(replica.port, ['INFO', 'replication'])))) {
+    while (!/master_link_status:up/.test(String(await ask(replica.port, ['INFO', 'replication']).catch(() => '')))) {
       if (Date.now() > deadline) throw new Error('the replica never synced with the master');
       await sleep(50);
     }
@@ -424,17 +424,24 @@ export async function startLocalSentinels(options: LocalSentinelsOptions = {}): 
       return `${reply[0]}:${reply[1]}`;
     };
     // Every sentinel must have found the replica and the other sentinels, or a failover cannot be agreed.
+    // A sentinel still starting (or slow to accept on a loaded machine) is not ready yet; the poll gives up at the deadline only.
     const ready = Date.now() + 15_000;
+    let lastFailure: unknown;
     for (;;) {
       const views = await Promise.all(
         sentinels.map(async (s) => {
-          const info = (await ask(s.port, ['SENTINEL', 'MASTER', masterName])) as string[];
-          const field = (name: string): number => Number(info[info.indexOf(name) + 1] ?? 0);
-          return field('num-slaves') >= 1 && field('num-other-sentinels') >= 2;
+          try {
+            const info = (await ask(s.port, ['SENTINEL', 'MASTER', masterName])) as string[];
+            const field = (name: string): number => Number(info[info.indexOf(name) + 1] ?? 0);
+            return field('num-slaves') >= 1 && field('num-other-sentinels') >= 2;
+          } catch (err) {
+            lastFailure = err;
+            return false;
+          }
         }),
       );
       if (views.every(Boolean)) break;
-      if (Date.now() > ready) throw new Error('the sentinels did not discover the replica and each other in time');
+      if (Date.now() > ready) throw new Error('the sentinels did not discover the replica and each other in time', { cause: lastFailure });
       await sleep(100);
     }
 
