@@ -55,7 +55,7 @@ export function createMetrics(): Metrics {
     }),
     sessions: new Counter({
       name: 'miles_bff_sessions_total',
-      help: 'Session events: created, ended (logout, delete, revoked, expired, upstream-refused).',
+      help: 'Session events: created, ended (logout, delete, revoked, expired, upstream-refused, user-deleted, superseded, provider-logout).',
       labelNames: ['event'],
       registers,
     }),

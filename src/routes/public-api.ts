@@ -204,16 +204,16 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
       methods,
       // The session before the body: an anonymous caller gets 401 whatever it sent, and learns nothing of the schema.
       chain: (method) => [
-        ...(needsSession ? [sessions.reader, requireSession] : []),
+        ...(needsSession ? [sessions.load, requireSession] : []),
         ...(method === 'POST' ? [body] : []),
         validated(schemaEndpoint),
-        ...(isConnect ? [limits.connect, sessions.middleware] : []),
+        ...(isConnect ? [limits.connect, sessions.load] : []),
         ...(endpoint.effect === 'mutation' && needsSession ? [limits.mutation] : []),
         wrap(isConnect ? connect : forward(endpoint)),
       ],
     });
   }
-  routes.set('/session', { methods: ['GET', 'HEAD'], chain: () => [sessions.reader, wrap(sessionInfo)] });
+  routes.set('/session', { methods: ['GET', 'HEAD'], chain: () => [sessions.load, wrap(sessionInfo)] });
   const endpointsText = JSON.stringify(clientEndpointTable(catalogue));
   const endpointTable: AsyncHandler = async (req, res) => {
     sendAnswer(req, res, { status: 200, body: endpointsText, contentType: JSON_TYPE, headers: { 'Cache-Control': 'no-cache' } });
