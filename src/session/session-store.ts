@@ -51,6 +51,12 @@ export interface SessionRecords {
   isExpired(session: StoredSession): boolean;
   /** Deletes one session and takes it out of its user's index. */
   remove(id: string, partnerClientId: string): Promise<void>;
+  /**
+   * Deletes one session's record only: its index entry, pointing at nothing, is skipped by the cap
+   * and dropped by the next revocation or the index's expiry. For the connect over a connected
+   * session, which so keeps to one round trip more than a first connect.
+   */
+  discard(id: string): Promise<void>;
   /** Deletes these sessions (whoever they belong to) and takes them out of their users' indexes; returns how many existed. */
   removeMany(ids: readonly string[]): Promise<number>;
   /** Deletes every session of a user; returns how many existed. */
@@ -207,6 +213,10 @@ export function createSessionRecords(options: SessionRecordsOptions): SessionRec
       touched.delete(id);
       await store.destroy(id);
       await kv.setRemove(indexKey(partnerClientId), [id]);
+    },
+    async discard(id) {
+      touched.delete(id);
+      await store.destroy(id);
     },
     async removeMany(ids) {
       if (ids.length === 0) return 0;

@@ -144,7 +144,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       const previous = loaded.get(req);
       if (previous) {
         loaded.delete(req);
-        await records.remove(previous.record.id, previous.record.user.partnerClientId);
+        await records.discard(previous.record.id);
       }
       const id = randomBytes(24).toString('base64url');
       const stored: StoredSession = {

@@ -102,6 +102,15 @@ function recordsSuite(name: string, open: (prefix: string) => Promise<{ kv: KeyV
       expect(await kv.setMembers(userIndexKey(prefix, 'u1'))).toEqual(['s2']);
     });
 
+    it('discards a record alone, and the cap skips its index entry', async () => {
+      await records.create('s1', session('u1', clock));
+      await records.discard('s1');
+      expect(await records.read('s1')).toBeUndefined();
+      for (let i = 2; i <= 4; i++) expect(await records.create(`s${i}`, session('u1', clock + i))).toBe(0);
+      expect(await records.create('s5', session('u1', clock + 5))).toBe(1);
+      expect(await records.read('s2')).toBeUndefined();
+    });
+
     it('caps the sessions of a user, ending the oldest and never the new one', async () => {
       let ended = 0;
       for (let i = 1; i <= 5; i++) ended += await records.create(`s${i}`, session('u1', clock + i));
