@@ -15,7 +15,8 @@ describe('sessions', () => {
 
   it('regenerates the session id at connect', async () => {
     const api = new ApiClient(svc.url);
-    await api.connect('fixation-1');
+    const connected = await api.connect('fixation-1');
+    expect(Object.keys(connected.json).sort()).toEqual(['data', 'errorCode', 'errorMsg']);
     const first = api.cookies.get('miles.sid');
     await api.connect('fixation-1');
     expect(api.cookies.get('miles.sid')).not.toBe(first);
@@ -120,6 +121,9 @@ describe('mobile token transport', () => {
     expect(res.json.session.expiresIn).toBe(svc.settings.session.idleTtlSeconds);
     expect(typeof res.json.session.token).toBe('string');
     expect(res.json.data.user).not.toHaveProperty('userToken');
+    // The envelope and the session, nothing of the server's own (the session id stays there).
+    expect(Object.keys(res.json).sort()).toEqual(['data', 'errorCode', 'errorMsg', 'session']);
+    expect(Object.keys(res.json.session).sort()).toEqual(['expiresIn', 'token']);
     app.bearer = res.json.session.token;
     // No X-CSRF and a foreign Origin: bearer requests carry no ambient credential.
     const earn = await app.post('/api/generosity/store', { action: 'review' }, { csrf: false, headers: { Origin: 'https://elsewhere.example' } });
