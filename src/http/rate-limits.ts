@@ -17,7 +17,7 @@ export type LimitName = 'ip' | 'connect' | 'mutation';
 export interface RateLimitsOptions {
   readonly settings: Settings;
   readonly store: KeyValueStore;
-  readonly sessions: Pick<Sessions, 'userOf'>;
+  readonly sessions: Pick<Sessions, 'userOf' | 'sessionDataOf'>;
   readonly metrics: Metrics;
   readonly logger: Logger;
 }
@@ -163,7 +163,8 @@ export function createRateLimits(options: RateLimitsOptions): RateLimits {
       if (user) return `u:${user.partnerClientId}`;
       // Mutations run after the session check, so there is always a session (hashed: a session id is a
       // credential); the IP is a last resort.
-      return req.sessionID ? `s:${createHash('sha256').update(req.sessionID).digest('base64url')}` : `ip:${ipKeyGenerator(req.ip ?? '')}`;
+      const sessionId = sessions.sessionDataOf(req)?.id;
+      return sessionId ? `s:${createHash('sha256').update(sessionId).digest('base64url')}` : `ip:${ipKeyGenerator(req.ip ?? '')}`;
     }),
   };
 }

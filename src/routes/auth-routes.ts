@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response } from 'express';
+import { parse as parseCookies } from 'cookie';
 import type { Settings } from '../config/settings';
 import { BadRequest, MethodNotAllowed, SignInRefused, type SignInFailure } from '../errors';
 import { wrap, type AsyncHandler } from '../http/async-handler';
@@ -12,7 +13,7 @@ import { createConnectUser } from '../session/connect-user';
 import { identityFromClaims, type Identity } from '../session/identity';
 import type { LoginChecks, OidcClient } from '../session/oidc-client';
 import { createOidcSessionIndex } from '../session/oidc-session-index';
-import { cookieValue, type Sessions } from '../session/sessions';
+import type { Sessions } from '../session/sessions';
 import type { UpstreamClient } from '../upstream/client';
 
 export interface AuthRoutesDeps {
@@ -82,7 +83,7 @@ export function oidcAuthRoutes(deps: AuthRoutesDeps): RequestHandler {
 
   /** The sign-in the login cookie names, taken from the store once: a replayed callback finds nothing. */
   async function takePendingLogin(req: Request): Promise<PendingLogin | undefined> {
-    const loginId = req.headers.cookie ? cookieValue(req.headers.cookie, loginCookie) : undefined;
+    const loginId = req.headers.cookie ? parseCookies(req.headers.cookie)[loginCookie] : undefined;
     if (!loginId || !/^[A-Za-z0-9_-]{32}$/.test(loginId)) return undefined;
     const key = loginKey(loginId);
     const text = await store.get(key);
@@ -183,8 +184,8 @@ export function oidcAuthRoutes(deps: AuthRoutesDeps): RequestHandler {
   const form = express.urlencoded({ extended: false, limit: '16kb', type: 'application/x-www-form-urlencoded' });
   const routes = new Map<string, { readonly method: string; readonly chain: readonly RequestHandler[] }>([
     ['/api/auth/login', { method: 'GET', chain: chainOf(...(limits ? [limits.perIp] : []), wrap(login)) }],
-    ['/api/auth/callback', { method: 'GET', chain: chainOf(...(limits ? [limits.perIp, limits.connect] : []), sessions.middleware, wrap(callback)) }],
-    ['/api/auth/logout', { method: 'GET', chain: chainOf(...(limits ? [limits.perIp] : []), sessions.reader, wrap(logout)) }],
+    ['/api/auth/callback', { method: 'GET', chain: chainOf(...(limits ? [limits.perIp, limits.connect] : []), sessions.load, wrap(callback)) }],
+    ['/api/auth/logout', { method: 'GET', chain: chainOf(...(limits ? [limits.perIp] : []), sessions.load, wrap(logout)) }],
     ['/api/auth/backchannel-logout', { method: 'POST', chain: chainOf(...(limits ? [limits.perIp] : []), form, wrap(backchannelLogout)) }],
   ]);
 

@@ -38,7 +38,7 @@ export const IDENTITY_FIELDS: ReadonlySet<string> = new Set(['partnerClientId', 
 /**
  * The one connect procedure, whatever established the identity (the connect route, the OpenID
  * Connect callback): upstream `user/clientcheckcredentials`, then a new session id (no fixation)
- * holding the sealed `userToken`. `req` must have passed `sessions.middleware`.
+ * holding the sealed `userToken`. `req` must have passed `sessions.load`.
  */
 export function createConnectUser(deps: { readonly client: UpstreamClient; readonly sessions: Sessions; readonly endpoint: EndpointSpec; readonly logger: Logger }): ConnectUser {
   const { client, sessions, endpoint, logger } = deps;
