@@ -1,4 +1,4 @@
-/* global document, crypto */
+/* global document, crypto, URLSearchParams */
 /**
  * The demo page, built on the typed browser client only: everything it shows
  * comes through `createMilesClient()`. Upstream text is put in the page with
@@ -6,6 +6,7 @@
  */
 import {
   createMilesClient,
+  fetchMilesEndpoints,
   MilesBusinessError,
   MilesNetworkError,
   MilesNotConnectedError,
@@ -32,6 +33,8 @@ const ui = {
   programActions: byId('program-actions'),
   programGifts: byId('program-gifts'),
   connectSection: byId('connect-section'),
+  signInSection: byId('signin-section'),
+  signIn: byId('signin'),
   connectForm: byId('connect-form'),
   partnerClientId: byId('partner-client-id'),
   email: byId('email'),
@@ -61,6 +64,8 @@ const state = {
   /** The program's `data`, in the current language. */
   program: undefined,
   connected: false,
+  /** The service runs the OpenID Connect sign-in (IDENTITY_MODE=oidc): a Sign in button instead of the form. */
+  oidc: false,
 };
 
 /** Builds an element; children are strings (as text) or nodes. */
@@ -167,6 +172,7 @@ function showConnected(user) {
   state.connected = true;
   ui.userId.textContent = user.partnerClientId;
   ui.connectSection.hidden = true;
+  ui.signInSection.hidden = true;
   // The earn and gift lists now show the program, with the user's own state.
   ui.programSection.hidden = true;
   for (const section of connectedOnly) section.hidden = false;
@@ -174,7 +180,8 @@ function showConnected(user) {
 
 function showDisconnected() {
   state.connected = false;
-  ui.connectSection.hidden = false;
+  ui.connectSection.hidden = state.oidc;
+  ui.signInSection.hidden = !state.oidc;
   ui.programSection.hidden = false;
   for (const section of connectedOnly) section.hidden = true;
   ui.balance.textContent = '–';
@@ -355,8 +362,15 @@ ui.refresh.addEventListener('click', () =>
   }),
 );
 
+ui.signIn.addEventListener('click', () => miles.signIn('/'));
+
 ui.logout.addEventListener('click', () =>
   act(ui.logout, async () => {
+    // Signed in at the identity provider: sign out there too (the page is left for it).
+    if (state.oidc) {
+      miles.signOut();
+      return;
+    }
     await miles.logout();
     showDisconnected();
     say('Logged out on every device.');
@@ -378,9 +392,22 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && state.connected) act(undefined, checkSession);
 });
 
+/** A sign-in that came back refused names its reason in the address (`/?signin_error=…`). */
+function signInError() {
+  const params = new URLSearchParams(document.location.search);
+  const reason = params.get('signin_error');
+  if (!reason) return undefined;
+  document.defaultView?.history.replaceState(null, '', document.location.pathname);
+  return reason;
+}
+
 act(undefined, async () => {
+  const refused = signInError();
+  const table = await fetchMilesEndpoints().catch(() => undefined);
+  state.oidc = Boolean(table?.signIn);
   await loadProgram();
   await checkSession();
+  if (refused) throw new Error(`The sign-in did not complete (${refused}). Sign in again.`);
 }).finally(() => {
   // Tests and slow readers alike: the first load is over.
   document.body.dataset.ready = 'true';

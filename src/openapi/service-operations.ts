@@ -100,6 +100,15 @@ const operations: ServiceOperation[] = [
             },
           },
         },
+        signIn: {
+          type: 'object',
+          description: 'Present when the service runs the OpenID Connect sign-in itself (IDENTITY_MODE=oidc).',
+          required: ['login', 'logout'],
+          properties: {
+            login: { type: 'string', description: 'Path under /api/ of the sign-in navigation (GET, with returnTo: a path of this site).' },
+            logout: { type: 'string', description: 'Path under /api/ of the sign-out navigation (GET): ends the session here and at the provider.' },
+          },
+        },
       },
     },
   },

@@ -214,7 +214,7 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
     });
   }
   routes.set('/session', { methods: ['GET', 'HEAD'], chain: () => [sessions.load, wrap(sessionInfo)] });
-  const endpointsText = JSON.stringify(clientEndpointTable(catalogue));
+  const endpointsText = JSON.stringify(clientEndpointTable(catalogue, settings.identity.mode === 'oidc'));
   const endpointTable: AsyncHandler = async (req, res) => {
     sendAnswer(req, res, { status: 200, body: endpointsText, contentType: JSON_TYPE, headers: { 'Cache-Control': 'no-cache' } });
   };
@@ -270,11 +270,14 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
  */
 export interface ClientEndpointTable {
   readonly endpoints: readonly { readonly path: string; readonly get: boolean; readonly idempotent: boolean; readonly session: boolean }[];
+  /** `IDENTITY_MODE=oidc`: the sign-in and sign-out navigations, as paths under /api/. */
+  readonly signIn?: { readonly login: string; readonly logout: string };
 }
 
-export function clientEndpointTable(catalogue: Catalogue): ClientEndpointTable {
+export function clientEndpointTable(catalogue: Catalogue, oidcSignIn = false): ClientEndpointTable {
   return {
     endpoints: catalogue.front.map((e) => ({ path: e.path, get: e.allowGet, idempotent: e.idempotent, session: e.token !== 'none' })),
+    ...(oidcSignIn ? { signIn: { login: 'auth/login', logout: 'auth/logout' } } : {}),
   };
 }
 

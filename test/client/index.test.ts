@@ -264,3 +264,22 @@ describe('the token transport', () => {
     expect(miles.token).toBeUndefined();
   });
 });
+
+describe('the OpenID Connect sign-in navigations', () => {
+  it('builds the sign-in URL with a returnTo path, and the sign-out URL', () => {
+    const miles = createMilesClient({ baseUrl: 'https://shop.example/' });
+    expect(miles.signInUrl('/points?tab=1')).toBe('https://shop.example/api/auth/login?returnTo=%2Fpoints%3Ftab%3D1');
+    expect(miles.signOutUrl()).toBe('https://shop.example/api/auth/logout');
+  });
+
+  it('follows the paths of the service table', () => {
+    const miles = createMilesClient({ endpoints: { endpoints: [], signIn: { login: 'sso/in', logout: 'sso/out' } } });
+    expect(miles.signInUrl('/')).toBe('/api/sso/in?returnTo=%2F');
+    expect(miles.signOutUrl()).toBe('/api/sso/out');
+  });
+
+  it('needs a browser page to navigate', () => {
+    expect(() => createMilesClient().signIn('/')).toThrow(TypeError);
+    expect(() => createMilesClient().signOut()).toThrow(TypeError);
+  });
+});

@@ -64,6 +64,11 @@ interface EndpointEntry {
  */
 export interface MilesEndpointTable {
   readonly endpoints: readonly MilesServedEndpoint[];
+  /**
+   * Present when the service runs the OpenID Connect sign-in itself (`IDENTITY_MODE=oidc`): the
+   * paths under `/api/` of its sign-in and sign-out navigations (`signIn()`, `signOut()`).
+   */
+  readonly signIn?: { readonly login: string; readonly logout: string };
 }
 
 export interface MilesServedEndpoint {
@@ -272,6 +277,17 @@ export interface MilesClient {
     params: MilesEndpointTypes[N]['params'],
     options?: IdempotentOptions & ConnectOptions,
   ): Promise<MilesOk<MilesEndpointTypes[N]['data']>>;
+  /**
+   * `IDENTITY_MODE=oidc`: the URL that signs the user in at the identity provider and comes back
+   * to `returnTo` (a path of this site; the current one by default in a browser).
+   */
+  signInUrl(returnTo?: string): string;
+  /** `IDENTITY_MODE=oidc`: the URL that ends the session here and at the identity provider. */
+  signOutUrl(): string;
+  /** Browsers, `IDENTITY_MODE=oidc`: leaves the page for the identity provider's sign-in (`signInUrl`). */
+  signIn(returnTo?: string): void;
+  /** Browsers, `IDENTITY_MODE=oidc`: leaves the page to sign out here and at the identity provider (`signOutUrl`). */
+  signOut(): void;
   /** The token transport's current session token. */
   readonly token: string | undefined;
   readonly transport: SessionTransport;
@@ -355,6 +371,19 @@ export async function fetchMilesEndpoints(options: Pick<MilesClientOptions, 'bas
   return json;
 }
 
+/** The page's own path, query and fragment, where a browser runs the client. */
+function currentPath(): string | undefined {
+  const loc = (globalThis as { location?: { pathname: string; search: string; hash: string } }).location;
+  return loc ? `${loc.pathname}${loc.search}${loc.hash}` : undefined;
+}
+
+/** Leaves the page for `url`: a navigation, so the sign-in's redirects and cookies are the browser's own. */
+function navigate(url: string): void {
+  const loc = (globalThis as { location?: { assign(url: string): void } }).location;
+  if (!loc) throw new TypeError('signIn() and signOut() navigate a browser page; elsewhere, open signInUrl() / signOutUrl() in the system browser.');
+  loc.assign(url);
+}
+
 /** A client that follows the service's own endpoint table, fetched first. */
 export async function loadMilesClient(options: MilesClientOptions = {}): Promise<MilesClient> {
   const endpoints = options.endpoints ?? (await fetchMilesEndpoints(options));
@@ -377,6 +406,14 @@ export function createMilesClient(options: MilesClientOptions = {}): MilesClient
     return entry;
   }
   let token = transport === 'token' ? options.token : undefined;
+  const signInPaths = options.endpoints?.signIn ?? { login: 'auth/login', logout: 'auth/logout' };
+  function signInUrl(returnTo?: string): string {
+    const target = returnTo ?? currentPath();
+    return `${base}${signInPaths.login}${target ? `?returnTo=${encodeURIComponent(target)}` : ''}`;
+  }
+  function signOutUrl(): string {
+    return `${base}${signInPaths.logout}`;
+  }
 
   function setToken(next: string | undefined): void {
     if (next === token) return;
@@ -553,6 +590,10 @@ export function createMilesClient(options: MilesClientOptions = {}): MilesClient
       if (!name) return Promise.reject(new TypeError(`Unknown ad kind: ${String(kind)}`));
       return call(name, { lang }, o);
     },
+    signInUrl,
+    signOutUrl,
+    signIn: (returnTo) => navigate(signInUrl(returnTo)),
+    signOut: () => navigate(signOutUrl()),
     async session(o = {}) {
       const answer = await send({ endpoint: 'session', method: 'GET', params: {}, ...(o.signal ? { signal: o.signal } : {}) });
       return { ok: true, data: answer.body as unknown as SessionInfo, errorMsg: '', status: answer.status, requestId: answer.requestId };
