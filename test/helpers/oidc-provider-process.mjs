@@ -80,6 +80,10 @@ const provider = new Provider(issuer, {
     },
   },
   pkce: { required: () => true },
+  // The service under test listens on loopback, which the provider's outgoing requests (the
+  // back-channel logout) refuse by default as a special-use address: this test provider calls
+  // loopback only, so it sends them without that guard.
+  fetch: (url, { dispatcher: _loopbackRefused, ...options }) => globalThis.fetch(url, options),
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   async findAccount(_ctx, id) {
     if (id !== user.id) return undefined;
@@ -105,6 +109,9 @@ const provider = new Provider(issuer, {
   },
 });
 provider.proxy = false;
+// What the provider could not do, on stderr (the tests show it when they fail).
+provider.on('backchannel.error', (_ctx, err, client) => process.stderr.write(`backchannel.error ${client.clientId}: ${err.message}\n`));
+provider.on('server_error', (_ctx, err) => process.stderr.write(`server_error: ${err.stack}\n`));
 
 // The token answer's ID token, altered once as a test asked.
 provider.use(async (ctx, next) => {

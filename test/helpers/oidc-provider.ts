@@ -13,6 +13,8 @@ export interface TestProvider {
   alterNextIdToken(change: { aud?: string; nonce?: string; expired?: boolean; algNone?: boolean }): Promise<void>;
   /** A logout token signed by the provider: the valid claims for `aud`, with `claims` over them (`null` drops one). */
   logoutToken(claims: Record<string, unknown>, options?: { algNone?: boolean }): Promise<string>;
+  /** What the provider wrote on stderr (its errors). */
+  readonly errors: readonly string[];
   close(): Promise<void>;
 }
 
@@ -67,6 +69,7 @@ export async function startTestProvider(options: { serviceOrigin: string; backch
   };
   return {
     issuer,
+    errors: stderr,
     async alterNextIdToken(change) {
       await post('/test/id-token', change);
     },
