@@ -5,7 +5,7 @@
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
-export type CheckName = 'settings' | 'redis' | 'upstream' | 'clock' | 'dialect' | 'empty-body' | 'backend-token';
+export type CheckName = 'settings' | 'redis' | 'upstream' | 'clock' | 'dialect' | 'empty-body' | 'backend-token' | 'identity-provider';
 
 export interface CheckResult {
   readonly name: CheckName;

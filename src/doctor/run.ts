@@ -4,6 +4,7 @@ import { createLogger } from '../observability/logger';
 import { createMetrics } from '../observability/metrics';
 import { searchDialect } from './dialects';
 import type { DoctorOptions } from './options';
+import { checkIdentityProvider } from './identity-provider';
 import { checkRedis } from './redis-check';
 import { buildReport, type CheckResult, type DoctorReport } from './report';
 import { checkReach } from './upstream-reach';
@@ -23,7 +24,7 @@ function settingsCheck(settings: Settings): CheckResult {
 
 /**
  * The whole go-live check: the settings through the service's own loader (its refusals
- * included), Redis, the upstream's reachability and clock, then the dialect search. Never
+ * included), Redis, the identity provider (`IDENTITY_MODE=oidc`), the upstream's reachability and clock, then the dialect search. Never
  * changes upstream state; see README "Going live".
  */
 export async function runDoctor(env: Environment, options: Pick<DoctorOptions, 'signatureHeaders' | 'pauseMs' | 'timeLimitMs'>): Promise<DoctorReport> {
@@ -40,6 +41,7 @@ export async function runDoctor(env: Environment, options: Pick<DoctorOptions, '
   }
 
   const checks: CheckResult[] = [settingsCheck(settings), await checkRedis(settings, REDIS_DEADLINE_MS)];
+  if (settings.identity.oidc) checks.push(await checkIdentityProvider(settings.identity.oidc, settings.upstreamTimeoutMs));
   if (settings.upstream.kind !== 'remote') {
     checks.push({
       name: 'upstream',

@@ -1,3 +1,4 @@
+import { checkIdentityProvider } from '../../src/doctor/identity-provider';
 import { startTestService, type TestService } from '../helpers/service';
 import { CookieJar, freePort, getWith, OIDC_TEST_CLIENT, OIDC_TEST_USER, oidcEnv, signInAtProvider, startTestProvider, type TestProvider } from '../helpers/oidc-provider';
 
@@ -235,5 +236,48 @@ describe('IDENTITY_MODE=oidc', () => {
       body: JSON.stringify({ partnerClientId: 'someone' }),
     });
     expect(res.status).toBe(401);
+  });
+
+  it('passes the go-live check of the identity provider: discovery, keys, both logouts', async () => {
+    const result = await checkIdentityProvider(svc.settings.identity.oidc!, 5000);
+    expect(result).toMatchObject({ name: 'identity-provider', status: 'pass', data: { issuer: provider.issuer, keys: 1, endSession: true, backchannelLogout: true } });
+  });
+});
+
+describe('IDENTITY_MODE=oidc with the provider out of reach', () => {
+  let svc: TestService;
+  let issuer: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    issuer = `http://127.0.0.1:${await freePort()}`;
+    svc = await startTestService({ port, env: oidcEnv(issuer, `http://127.0.0.1:${port}`) });
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('starts, is not ready, and sends a sign-in back with a reason instead of failing', async () => {
+    let ready: { status: string; checks: Record<string, string> };
+    // The first discovery attempt is under way at start: wait for its failure to show.
+    do {
+      const res = await fetch(`${svc.internalUrl}/readyz`);
+      expect(res.status).toBe(503);
+      ready = (await res.json()) as typeof ready;
+    } while (ready.checks.identityProvider === 'discovering');
+    expect(ready.checks).toEqual({ settings: 'ok', store: 'ok', identityProvider: 'unavailable' });
+
+    const login = await fetch(`${svc.url}/api/auth/login?returnTo=/`, { redirect: 'manual' });
+    expect(login.status).toBe(302);
+    expect(login.headers.get('location')).toBe('/?signin_error=provider_unavailable');
+    // A back-channel logout cannot be checked yet: the provider may retry it.
+    const logout = await fetch(`${svc.url}/api/auth/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'logout_token=x' });
+    expect(logout.status).toBe(503);
+    expect(svc.logs.join('')).toContain('OpenID Provider discovery failed; retrying');
+  });
+
+  it('fails the go-live check of the identity provider, naming the setting', async () => {
+    const result = await checkIdentityProvider(svc.settings.identity.oidc!, 2000);
+    expect(result).toMatchObject({ name: 'identity-provider', status: 'fail', summary: expect.stringContaining(`discovery at ${issuer} failed`), fix: expect.stringContaining('OIDC_ISSUER_URL') });
   });
 });
