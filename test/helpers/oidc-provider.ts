@@ -152,8 +152,8 @@ export async function signInAtProvider(authorizationUrl: string, providerJar: Co
     });
     providerJar.take(res);
     location = new URL(res.headers.get('location')!, location).href;
-    // The provider resumes the authorization, then redirects to the callback.
-    while (!location.includes('/api/auth/callback')) {
+    // The provider resumes the authorization, then redirects to the client's redirect URI.
+    while (location.startsWith(new URL(authorizationUrl).origin)) {
       res = await getWith(providerJar, location);
       const next = res.headers.get('location');
       if (!next) throw new Error(`the provider stopped at ${location} (${res.status}): ${await res.text()}`);

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { checkIdentityProvider } from '../../src/doctor/identity-provider';
 import { startTestService, type TestService } from '../helpers/service';
 import { CookieJar, freePort, getWith, OIDC_TEST_CLIENT, OIDC_TEST_USER, oidcEnv, signInAtProvider, startTestProvider, type TestProvider } from '../helpers/oidc-provider';
@@ -279,5 +280,79 @@ describe('IDENTITY_MODE=oidc with the provider out of reach', () => {
   it('fails the go-live check of the identity provider, naming the setting', async () => {
     const result = await checkIdentityProvider(svc.settings.identity.oidc!, 2000);
     expect(result).toMatchObject({ name: 'identity-provider', status: 'fail', summary: expect.stringContaining(`discovery at ${issuer} failed`), fix: expect.stringContaining('OIDC_ISSUER_URL') });
+  });
+});
+
+describe('IDENTITY_MODE=oidc with OIDC_ACCEPT_ID_TOKENS: native apps connect with their own ID token', () => {
+  const NATIVE = { client_id: 'miles-native-app', redirect: 'http://127.0.0.1:9/native-callback' };
+  let provider: TestProvider;
+  let svc: TestService;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const origin = `http://127.0.0.1:${port}`;
+    provider = await startTestProvider({
+      serviceOrigin: origin,
+      extraClients: [{ client_id: NATIVE.client_id, token_endpoint_auth_method: 'none', redirect_uris: [NATIVE.redirect], response_types: ['code'], grant_types: ['authorization_code'] }],
+    });
+    svc = await startTestService({ port, env: oidcEnv(provider.issuer, origin, { OIDC_ACCEPT_ID_TOKENS: 'true', OIDC_ID_TOKEN_AUDIENCES: NATIVE.client_id }) });
+    for (;;) {
+      const ready = (await (await fetch(`${svc.internalUrl}/readyz`)).json()) as { checks: Record<string, string> };
+      if (ready.checks.identityProvider === 'ok') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await svc?.close();
+    await provider?.close();
+  });
+
+  /** What a native app does with AppAuth: code flow with PKCE at the provider, then its own token request. */
+  async function nativeIdToken(): Promise<string> {
+    const verifier = randomBytes(32).toString('base64url');
+    const authorize = new URL(`${provider.issuer}/auth`);
+    authorize.search = new URLSearchParams({
+      client_id: NATIVE.client_id,
+      redirect_uri: NATIVE.redirect,
+      response_type: 'code',
+      scope: 'openid email profile',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+      nonce: randomBytes(16).toString('base64url'),
+    }).toString();
+    const code = new URL(await signInAtProvider(authorize.href)).searchParams.get('code')!;
+    const res = await fetch(`${provider.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: NATIVE.redirect, client_id: NATIVE.client_id, code_verifier: verifier }).toString(),
+    });
+    return ((await res.json()) as { id_token: string }).id_token;
+  }
+
+  function connect(idToken: string): Promise<Response> {
+    return fetch(`${svc.url}/api/user/clientcheckcredentials`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${idToken}`, 'x-session-transport': 'token' },
+      body: '{}',
+    });
+  }
+
+  it('connects with the token transport, the user named by the ID token', async () => {
+    const res = await connect(await nativeIdToken());
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { session: { token: string }; data: { user: Record<string, unknown> } };
+    expect(body.session.token).toMatch(/^mbs\./);
+    const session = (await (await fetch(`${svc.url}/api/session`, { headers: { authorization: `Bearer ${body.session.token}` } })).json()) as { user: Record<string, unknown> };
+    expect(session.user).toMatchObject({ partnerClientId: OIDC_TEST_USER.id, email: OIDC_TEST_USER.email });
+  });
+
+  it('refuses an ID token for another audience, or altered', async () => {
+    const token = await nativeIdToken();
+    const [header, payload] = token.split('.');
+    const forged = JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    forged.sub = 'someone-else';
+    expect((await connect(`${header}.${Buffer.from(JSON.stringify(forged)).toString('base64url')}.${token.split('.')[2]}`)).status).toBe(401);
+    await provider.alterNextIdToken({ aud: 'another-client' });
+    expect((await connect(await nativeIdToken())).status).toBe(401);
   });
 });
