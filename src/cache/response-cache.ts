@@ -9,6 +9,7 @@ import type { Metrics } from '../observability/metrics';
 import { recordCacheResult } from '../observability/tracing';
 import type { KeyValueStore } from '../redis/key-value-store';
 import type { CachePolicy, EndpointSpec } from '../upstream/catalogue';
+import { ErrorCode } from '../upstream/error-code';
 
 /**
  * The response cache of the cacheable reads (program and ads). `serve` either
@@ -79,7 +80,7 @@ export function etagOf(body: string): string {
 
 /** Only a successful envelope is cached: never a refusal, a fault or a problem. */
 export function isCacheable(answer: HttpAnswer): boolean {
-  return answer.status === 200 && answer.errorCode === 0;
+  return answer.status === 200 && answer.errorCode === ErrorCode.Ok;
 }
 
 /**
@@ -189,7 +190,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       status: 200,
       body: entry.body,
       contentType: JSON_TYPE,
-      errorCode: 0,
+      errorCode: ErrorCode.Ok,
       headers: { ETag: entry.etag, 'Cache-Control': cacheControlOf(entry, policy.shared, clock()) },
     };
   }

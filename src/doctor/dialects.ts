@@ -8,6 +8,7 @@ import { createSigner, type SignerOptions } from '../upstream/signer';
 import type { CheckResult, MatchingSetting, ProbeAttempt } from './report';
 import { fixFor, transportFailureOf, type TransportFailure } from './transport-failure';
 import { PROBE_PATH } from './upstream-reach';
+import { ErrorCode } from '../upstream/error-code';
 
 /** The readings of the upstream that the public summary leaves open, as the signer takes them. */
 export type Dialect = Pick<SignerOptions, 'jsonEncoding' | 'signedHeadersFormat' | 'emptyBody' | 'signatureHeader'>;
@@ -235,7 +236,7 @@ function backendSkip(backend: boolean, why: string): CheckResult[] {
 
 function backendTokenCheck(result: Extract<ProbeResult, { kind: 'accepted' }>): CheckResult {
   const fields = result.data !== null && typeof result.data === 'object' ? Object.keys(result.data) : [];
-  if (result.errorCode !== 0) {
+  if (result.errorCode !== ErrorCode.Ok) {
     return { name: 'backend-token', status: 'fail', summary: `auth/token answered errorCode ${result.errorCode}`, fix: 'ask the upstream to enable back-end access for this partner, or empty INTERNAL_API_KEYS if back-end endpoints are not used' };
   }
   return { name: 'backend-token', status: 'pass', summary: `auth/token issued a back-end token (data fields: ${fields.join(', ') || 'none'})`, data: { fields } };
@@ -243,8 +244,8 @@ function backendTokenCheck(result: Extract<ProbeResult, { kind: 'accepted' }>): 
 
 function classify(err: unknown): ProbeResult {
   if (err instanceof UpstreamAuthFailure) {
-    if (err.upstreamErrorCode === 1) return { kind: 'unknown-partner' };
-    if (err.upstreamErrorCode === 8) return { kind: 'stale' };
+    if (err.upstreamErrorCode === ErrorCode.UnknownPartner) return { kind: 'unknown-partner' };
+    if (err.upstreamErrorCode === ErrorCode.StaleSignature) return { kind: 'stale' };
     return { kind: 'refused', errorCode: err.upstreamErrorCode };
   }
   const failure = transportFailureOf(err);

@@ -3,9 +3,8 @@ import { endpoint as catalogueEntry } from '../upstream/catalogue';
 import type { UpstreamClient } from '../upstream/client';
 import { JSON_TYPE, type HttpAnswer } from './answer';
 import type { UnknownOutcomeResolution } from './idempotency';
+import { ErrorCode } from '../upstream/error-code';
 
-/** The upstream's "action already stored (same action and param1) or over its per-user limit". */
-const ALREADY_STORED = 7;
 const EARN_PATHS: ReadonlySet<string> = new Set(['generosity/store', 'buffer/store']);
 
 export interface EarnResolutionOptions {
@@ -45,7 +44,7 @@ export function createEarnResolution(options: EarnResolutionOptions): EarnResolu
     try {
       const answer = await client.call({ endpoint: program, sub: '', body: {}, requestId });
       const actions = (answer.envelope.data as { actions?: unknown } | undefined)?.actions;
-      if (answer.errorCode !== 0 || !Array.isArray(actions)) return false;
+      if (answer.errorCode !== ErrorCode.Ok || !Array.isArray(actions)) return false;
       const entry = actions.find((a): a is { action: string; maxPerUser?: unknown } => typeof a === 'object' && a !== null && (a as { action?: unknown }).action === action);
       return entry !== undefined && entry.maxPerUser === undefined;
     } catch (err) {
@@ -61,9 +60,9 @@ export function createEarnResolution(options: EarnResolutionOptions): EarnResolu
     return {
       qualifies: async () => (auto ? unlimited(action, requestId) : named.has(action)),
       settle(answer: HttpAnswer): HttpAnswer {
-        if (answer.errorCode !== ALREADY_STORED) return answer;
-        const body = JSON.stringify({ errorCode: 0, errorMsg: 'ok', data: { alreadyApplied: true, action, param1 } });
-        return { status: 200, body, contentType: JSON_TYPE, errorCode: 0 };
+        if (answer.errorCode !== ErrorCode.AlreadyApplied) return answer;
+        const body = JSON.stringify({ errorCode: ErrorCode.Ok, errorMsg: 'ok', data: { alreadyApplied: true, action, param1 } });
+        return { status: 200, body, contentType: JSON_TYPE, errorCode: ErrorCode.Ok };
       },
     };
   };

@@ -5,6 +5,7 @@ import { answerComponents } from '../upstream/answers';
 import { backEndpoints, frontEndpoints, type EndpointSpec, type Side } from '../upstream/catalogue';
 import { jsonSchemaFor, jsonSchemaForObject, opt, req, type FieldSet, type JsonSchema } from '../upstream/fields';
 import { serviceOperations, type ServiceOperation } from './service-operations';
+import { ErrorCode } from '../upstream/error-code';
 
 /**
  * The OpenAPI 3.1 documents of both listeners, derived from the catalogue and
@@ -101,7 +102,7 @@ function successEnvelope(dataSchemaName: string, extraProperties: Record<string,
     description: "The upstream's envelope of a success, passed through (never holding a token).",
     required: ['errorCode', 'errorMsg', 'data'],
     properties: {
-      errorCode: { type: 'integer', const: 0 },
+      errorCode: { type: 'integer', const: ErrorCode.Ok },
       errorMsg: { type: 'string', description: 'The upstream\'s message, e.g. `ok`.' },
       data: ref(dataSchemaName),
       ...extraProperties,

@@ -16,6 +16,7 @@ import type { Sessions } from '../session/sessions';
 import type { BackendToken } from '../upstream/backend-token';
 import { builtInCatalogue, type Catalogue, type EndpointSpec } from '../upstream/catalogue';
 import { zodObjectFor } from '../upstream/fields';
+import { ErrorCode } from '../upstream/error-code';
 
 /** This build or deployment has no such feature (e.g. no response cache to purge). */
 export class NotImplemented extends ServiceError {
@@ -132,7 +133,7 @@ export function internalApiRouter(deps: InternalApiDeps): Router {
         answer = await exec();
       }
 
-      if (endpoint.sessionEffect === 'end-listed-users-sessions' && answer.errorCode === 0) {
+      if (endpoint.sessionEffect === 'end-listed-users-sessions' && answer.errorCode === ErrorCode.Ok) {
         // Every listed user: the deleted ones, and those the upstream no longer knew, whose tokens are dead anyway.
         const listed = input.partnerClientIds as string[];
         const ended = await revokeAll(listed);

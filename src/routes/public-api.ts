@@ -20,6 +20,7 @@ import type { BackendToken } from '../upstream/backend-token';
 import { builtInCatalogue, type Catalogue, type EndpointSpec } from '../upstream/catalogue';
 import type { UpstreamAnswer, UpstreamClient } from '../upstream/client';
 import { opt, zodObjectFor } from '../upstream/fields';
+import { ErrorCode } from '../upstream/error-code';
 
 export interface RateLimits {
   /** Every /api request, per client IP. */
@@ -99,7 +100,7 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
   async function endAfterRefusal(req: Request, res: Response): Promise<never> {
     await sessions.endCurrent(req, res, 'upstream-refused');
     throw new Unauthenticated('The session has ended: the upstream no longer accepts it. Connect again.', {
-      extra: { upstreamErrorCode: 3, errorCode: 3, errorMsg: 'user not connected' },
+      extra: { upstreamErrorCode: ErrorCode.UserNotConnected, errorCode: ErrorCode.UserNotConnected, errorMsg: 'user not connected' },
     });
   }
 
@@ -131,7 +132,7 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
         const upstream = endpoint.token === 'backend' ? await deps.backendToken!.call(call) : await client.call({ ...call, sub });
         res.locals.upstreamErrorCode = upstream.errorCode;
         guardLeak(upstream, userToken, endpoint.path);
-        if (upstream.errorCode === 3 && endpoint.token === 'user') await endAfterRefusal(req, res);
+        if (upstream.errorCode === ErrorCode.UserNotConnected && endpoint.token === 'user') await endAfterRefusal(req, res);
         return answerFromUpstream(upstream);
       };
 
@@ -148,7 +149,7 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
         answer = await exec();
       }
 
-      if (endpoint.sessionEffect === 'end-user-sessions' && answer.errorCode === 0) {
+      if (endpoint.sessionEffect === 'end-user-sessions' && answer.errorCode === ErrorCode.Ok) {
         const user = sessions.userOf(req);
         if (user) {
           await sessions.endCurrent(req, res, endpoint.path === 'user/delete' ? 'delete' : 'logout');
@@ -181,7 +182,7 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
       sendAnswer(req, res, answerFromUpstream(outcome.upstream));
       return;
     }
-    sendAnswer(req, res, { status: 200, body: JSON.stringify(outcome.envelope), contentType: JSON_TYPE, errorCode: 0 });
+    sendAnswer(req, res, { status: 200, body: JSON.stringify(outcome.envelope), contentType: JSON_TYPE, errorCode: ErrorCode.Ok });
   };
 
   const sessionInfo: AsyncHandler = async (req, res) => {

@@ -3,6 +3,7 @@ import { InsecureTransport, UpstreamUnreadable } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { EndpointSpec } from '../upstream/catalogue';
 import type { UpstreamAnswer, UpstreamClient } from '../upstream/client';
+import { ErrorCode } from '../upstream/error-code';
 import type { Identity } from './identity';
 import type { ConnectResult, SessionExtra, Sessions, SessionTransport } from './sessions';
 
@@ -66,7 +67,7 @@ export function createConnectUser(deps: { readonly client: UpstreamClient; reado
       ...(request.traceparent ? { traceparent: request.traceparent } : {}),
     });
     res.locals.upstreamErrorCode = upstream.errorCode;
-    if (upstream.errorCode !== 0) return { connected: false, upstream };
+    if (upstream.errorCode !== ErrorCode.Ok) return { connected: false, upstream };
     const data = upstream.envelope.data as { user?: Record<string, unknown> } | undefined;
     const userToken = data?.user?.userToken;
     if (typeof userToken !== 'string' || userToken.length === 0) {
@@ -74,7 +75,7 @@ export function createConnectUser(deps: { readonly client: UpstreamClient; reado
     }
     const { userToken: _dropped, ...publicUser } = data!.user!;
     const session = await sessions.connect(req, res, request.identity, userToken, request.transport, request.extra);
-    const envelope = { errorCode: 0, errorMsg: upstream.envelope.errorMsg, data: { ...data, user: publicUser }, ...(session.session ? { session: session.session } : {}) };
+    const envelope = { errorCode: ErrorCode.Ok, errorMsg: upstream.envelope.errorMsg, data: { ...data, user: publicUser }, ...(session.session ? { session: session.session } : {}) };
     return { connected: true, session, envelope };
   }
   return { checkTransport, connect };

@@ -7,9 +7,8 @@ import type { KeyValueStore } from '../redis/key-value-store';
 import type { TokenCipher } from '../crypto/token-cipher';
 import { endpoint } from './catalogue';
 import type { UpstreamAnswer, UpstreamCallInput, UpstreamClient } from './client';
+import { ErrorCode } from './error-code';
 
-/** errorCode of an invalid or expired back-end token (UPSTREAM.md). */
-const EXPIRED_BACKEND_TOKEN = 10;
 
 /**
  * The back-end token every back-end endpoint is signed with. One token serves
@@ -140,7 +139,7 @@ export function createBackendToken(options: BackendTokenOptions): BackendToken {
       metrics.backendTokenRenewals.inc({ outcome: 'failed' });
       throw err;
     }
-    if (answer.errorCode !== 0) {
+    if (answer.errorCode !== ErrorCode.Ok) {
       metrics.backendTokenRenewals.inc({ outcome: 'refused' });
       throw new UpstreamFault(`Upstream refused auth/token (errorCode ${answer.errorCode})`, authToken.path, 200, answer.errorCode);
     }
@@ -217,7 +216,7 @@ export function createBackendToken(options: BackendTokenOptions): BackendToken {
       const token = await inFlight;
       if (!isRefused(token)) return token;
     }
-    throw new UpstreamFault('The upstream keeps refusing fresh back-end tokens', authToken.path, 401, EXPIRED_BACKEND_TOKEN);
+    throw new UpstreamFault('The upstream keeps refusing fresh back-end tokens', authToken.path, 401, ErrorCode.ExpiredBackendToken);
   }
 
   async function invalidate(token: string): Promise<void> {
@@ -236,14 +235,14 @@ export function createBackendToken(options: BackendTokenOptions): BackendToken {
     try {
       return withoutToken(await client.call({ ...input, sub: token }), token, input.endpoint.path);
     } catch (err) {
-      if (!(err instanceof UpstreamAuthFailure) || err.upstreamErrorCode !== EXPIRED_BACKEND_TOKEN) throw err;
+      if (!(err instanceof UpstreamAuthFailure) || err.upstreamErrorCode !== ErrorCode.ExpiredBackendToken) throw err;
       logger.warn({ requestId: input.requestId, endpoint: input.endpoint.path }, 'back-end token refused (errorCode 10): renewing it and retrying once');
       await invalidate(token);
       const renewed = await get(input.requestId);
       try {
         return withoutToken(await client.call({ ...input, sub: renewed }), renewed, input.endpoint.path);
       } catch (second) {
-        if (second instanceof UpstreamAuthFailure && second.upstreamErrorCode === EXPIRED_BACKEND_TOKEN) await invalidate(renewed);
+        if (second instanceof UpstreamAuthFailure && second.upstreamErrorCode === ErrorCode.ExpiredBackendToken) await invalidate(renewed);
         throw second;
       }
     }

@@ -17,6 +17,7 @@ import { createCircuitBreaker, type CallVerdict, type CircuitBreaker, type Circu
 import { createHttpTransport, TransportError } from './http-transport';
 import type { Signer } from './signer';
 import { credentialErrorCodes, errorCodeLabel, isBusinessCode } from './status-map';
+import { ErrorCode } from './error-code';
 
 export interface UpstreamCallInput {
   readonly endpoint: EndpointSpec;
@@ -206,20 +207,20 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       if (raw.status === 404) throw misread(raw, path, input.requestId, logger, 'a path the upstream does not know: the catalogue (or APM_CATALOGUE_FILE) and the real API disagree');
       const envelope = parseEnvelope(raw.text, path);
       label = errorCodeLabel(envelope.errorCode);
-      if (envelope.errorCode === 0 && (raw.status < 200 || raw.status > 299)) {
+      if (envelope.errorCode === ErrorCode.Ok && (raw.status < 200 || raw.status > 299)) {
         throw misread(raw, path, input.requestId, logger, 'success (errorCode 0) under a status that is not 2xx');
       }
       if (credentialErrorCodes.has(envelope.errorCode)) {
         const context = { endpoint: path, upstreamErrorCode: envelope.errorCode, upstreamMessage: envelope.errorMsg, requestId: input.requestId };
         // An expired back-end token (10) is routine: the token layer renews it and retries.
-        if (envelope.errorCode === 10) logger.warn(context, 'upstream refused the back-end token');
+        if (envelope.errorCode === ErrorCode.ExpiredBackendToken) logger.warn(context, 'upstream refused the back-end token');
         else logger.error(context, 'upstream refused the partner credentials or signature: check APM_PARTNER_ID, APM_PARTNER_SECRET, the clock and the APM_* encoding settings');
         throw new UpstreamAuthFailure(`Upstream refused the signature of ${path} (errorCode ${envelope.errorCode})`, path, envelope.errorCode);
       }
       if (!isBusinessCode(envelope.errorCode)) {
         throw new UpstreamFault(`Upstream ${path} answered errorCode ${envelope.errorCode}`, path, raw.status, envelope.errorCode);
       }
-      outcome = envelope.errorCode === 0 ? 'ok' : 'refused';
+      outcome = envelope.errorCode === ErrorCode.Ok ? 'ok' : 'refused';
       verdict = 'success';
       return { errorCode: envelope.errorCode, envelope, text: raw.text };
     } catch (err) {
