@@ -133,6 +133,7 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
     metrics,
     circuitBreaker: settings.circuitBreaker,
     traced: tracing,
+    notAppliedStatuses: new Set(settings.upstreamNotAppliedStatuses),
   });
   const sessions = createSessions({ settings, store, metrics, secrets });
   const backendToken = createBackendToken({

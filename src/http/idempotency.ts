@@ -1,17 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Settings } from '../config/settings';
-import {
-  BadRequest,
-  ServiceError,
-  ServiceUnavailable,
-  SessionStoreUnavailable,
-  UpstreamAuthFailure,
-  UpstreamCircuitOpen,
-  UpstreamError,
-  UpstreamFault,
-  UpstreamTimeout,
-  UpstreamUnreachable,
-} from '../errors';
+import { BadRequest, ServiceError, UpstreamError, type CallOutcome } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { KeyValueStore } from '../redis/key-value-store';
@@ -91,62 +80,17 @@ export class UpstreamOutcomeUnknown extends ServiceError {
 export type UpstreamOutcome = 'not-sent' | 'unknown';
 
 /**
- * Transport failures that happen before a single byte of the request left: the connection was
- * never made, or TLS refused it before the request was written.
+ * What a failed `exec` means for the key, as the error itself says (`applied`, errors.ts).
+ * `not-sent`: nothing was applied upstream (Redis or the circuit refused first, the connection
+ * was refused, TLS failed, the upstream refused our signature, it refused the user with a
+ * business answer turned into an error such as errorCode 3, or a proxy in front of it answered
+ * a status of UPSTREAM_NOT_APPLIED_STATUSES): the key is released and a retry may proceed.
+ * `unknown`: the request may have been applied (timeout, reset after sending, another 5xx, an
+ * errorCode 99, an unreadable answer, anything unexpected): the key must never lead to a second
+ * call (but see `UnknownOutcomeResolution`).
  */
-const NOT_SENT_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'ERR_INVALID_URL',
-  'EPROTO',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-const NOT_SENT_PREFIXES = ['ERR_SSL_', 'ERR_TLS_'];
-
-/** HTTP statuses that, without the upstream's envelope, come from in front of it: nothing was applied. */
-export const DEFAULT_NOT_APPLIED_STATUSES: ReadonlySet<number> = new Set([503]);
-
-function transportCodeOf(err: UpstreamUnreachable): string | undefined {
-  // The transport's error, or the socket's error beneath it.
-  let cause: unknown = err.cause;
-  for (let depth = 0; depth < 3 && cause; depth += 1) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === 'string' && (NOT_SENT_CODES.has(code) || NOT_SENT_PREFIXES.some((p) => code.startsWith(p)))) return code;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/**
- * What a failed `exec` means for the key. `not-sent`: nothing was applied
- * upstream (Redis or the circuit refused first, the connection was refused,
- * TLS failed, the upstream refused our signature, it refused the user with a
- * business answer turned into an error such as errorCode 3, or an HTTP status
- * of `notAppliedStatuses` came back without the upstream's envelope, as a
- * proxy in front of it answers): the key is released and a retry may proceed.
- * `unknown`: the request may have been applied (timeout, reset after sending,
- * another 5xx, an errorCode 99, an unreadable answer, anything unexpected):
- * the key must never lead to a second call (but see `UnknownOutcomeResolution`).
- */
-export function outcomeOfFailure(err: unknown, notAppliedStatuses: ReadonlySet<number> = DEFAULT_NOT_APPLIED_STATUSES): UpstreamOutcome {
-  if (err instanceof UpstreamTimeout) return 'unknown';
-  if (err instanceof UpstreamUnreachable) return transportCodeOf(err) ? 'not-sent' : 'unknown';
-  if (err instanceof UpstreamAuthFailure || err instanceof UpstreamCircuitOpen) return 'not-sent';
-  if (err instanceof UpstreamFault) return err.upstreamErrorCode === undefined && notAppliedStatuses.has(err.httpStatus) ? 'not-sent' : 'unknown';
-  if (err instanceof UpstreamError) return 'unknown';
-  if (err instanceof SessionStoreUnavailable || err instanceof ServiceUnavailable) return 'not-sent';
-  if (err instanceof ServiceError && err.status < 500) return 'not-sent';
-  return 'unknown';
+export function outcomeOfFailure(err: unknown): UpstreamOutcome {
+  return err instanceof ServiceError && err.applied === 'no' ? 'not-sent' : 'unknown';
 }
 
 /**
@@ -219,16 +163,18 @@ function problemAnswer(err: ServiceError, requestId: string): HttpAnswer {
   };
 }
 
+/** Why an upstream call's outcome is unknown, by the call's outcome label. */
+const UNKNOWN_BECAUSE: Partial<Record<CallOutcome, string>> = {
+  timeout: 'the upstream did not answer in time',
+  unreachable: 'the connection was lost after sending',
+};
+
 function unknownOutcome(cause: unknown): UpstreamOutcomeUnknown {
   const what = cause instanceof UpstreamError ? cause.endpoint : 'the request';
   const why =
-    cause instanceof UpstreamTimeout
-      ? 'the upstream did not answer in time'
-      : cause instanceof UpstreamUnreachable
-        ? 'the connection was lost after sending'
-        : cause instanceof UpstreamError
-          ? 'the upstream failed while handling it'
-          : 'the request failed after it may have been sent';
+    cause instanceof ServiceError && cause.upstreamReached
+      ? (UNKNOWN_BECAUSE[cause.callOutcome] ?? 'the upstream failed while handling it')
+      : 'the request failed after it may have been sent';
   return new UpstreamOutcomeUnknown(
     `Whether ${what} was applied is unknown (${why}). This Idempotency-Key will not be sent upstream again: check the history (user/historyearns, user/historyburns) before retrying with a new Idempotency-Key.`,
     { cause },
@@ -285,7 +231,6 @@ export function createIdempotency(options: IdempotencyOptions): Idempotency {
   // A claim lives no longer than a command may take: one applied after its claimer gave up on it is gone before
   // the claimer's own deadline for the next step has passed, so it can never be turned into a pending record late.
   const claimMs = settings.redis.commandTimeoutMs;
-  const notApplied: ReadonlySet<number> = new Set(settings.upstreamNotAppliedStatuses);
 
   // Hashed: keys are the caller's text and scopes hold user ids, neither belongs in a Redis key as is.
   const recordKeyOf = (scope: string, key: string): string => `${recordPrefix}${createHash('sha256').update(`${scope}\n${key}`).digest('base64url')}`;
@@ -368,7 +313,7 @@ export function createIdempotency(options: IdempotencyOptions): Idempotency {
     try {
       answer = await exec();
     } catch (err) {
-      if (outcomeOfFailure(err, notApplied) === 'not-sent') {
+      if (outcomeOfFailure(err) === 'not-sent') {
         metrics.idempotency.inc({ result: 'released' });
         await store.deleteIfEquals(recordKey, pending).catch(() => {
           logger.warn('idempotency: a key could not be released at once; released as soon as Redis answers');

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, Response } from 'express';
-import { ServiceError, ServiceUnavailable, SessionStoreUnavailable, UpstreamCircuitOpen } from '../errors';
+import { BadRequest, InternalError, PayloadTooLarge, ServiceError, UnsupportedMediaType } from '../errors';
 import type { Logger } from '../observability/logger';
 
 /** An RFC 9457 problem document. */
@@ -13,11 +13,9 @@ export interface Problem {
   readonly [extra: string]: unknown;
 }
 
-const TYPE_BASE = 'https://miles-bff.dev/problems/';
-
 export function problemFor(err: ServiceError, requestId: string): Problem {
   return {
-    type: `${TYPE_BASE}${err.code.replace(/^ERR_/, '').toLowerCase().replace(/_/g, '-')}`,
+    type: err.problemType,
     title: err.title,
     status: err.status,
     detail: err.message,
@@ -42,42 +40,24 @@ interface BodyParserError extends Error {
   expose?: boolean;
 }
 
-class InternalError extends ServiceError {
-  readonly code = 'ERR_INTERNAL';
-  readonly status = 500;
-  readonly title = 'Internal error';
-}
-
-class BodyError extends ServiceError {
-  readonly code: string;
-  readonly status: number;
-  readonly title: string;
-  constructor(status: number, code: string, title: string, message: string, cause: unknown) {
-    super(message, { cause });
-    this.status = status;
-    this.code = code;
-    this.title = title;
-  }
-}
-
 /** Turns body-parser's own errors into our typed errors. */
 function fromBodyParser(err: BodyParserError): ServiceError | undefined {
   switch (err.type) {
     case 'entity.too.large':
-      return new BodyError(413, 'ERR_PAYLOAD_TOO_LARGE', 'Payload too large', 'The body exceeds 16 KiB.', err);
+      return new PayloadTooLarge('The body exceeds 16 KiB.', { cause: err });
     case 'entity.parse.failed':
-      return new BodyError(400, 'ERR_BAD_REQUEST', 'Bad request', 'The body is not valid JSON.', err);
+      return new BadRequest('The body is not valid JSON.', { cause: err });
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new BodyError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type', 'Only UTF-8 JSON bodies are accepted.', err);
+      return new UnsupportedMediaType('Only UTF-8 JSON bodies are accepted.', { cause: err });
     case 'request.aborted':
     case 'request.size.invalid':
     case 'stream.encoding.set':
-      return new BodyError(400, 'ERR_BAD_REQUEST', 'Bad request', 'The body could not be read.', err);
+      return new BadRequest('The body could not be read.', { cause: err });
     default:
       // A body its Content-Encoding does not describe (zlib, brotli errors) comes as an untyped client error.
       if (err.expose === true && typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
-        return new BodyError(400, 'ERR_BAD_REQUEST', 'Bad request', 'The body could not be decoded.', err);
+        return new BadRequest('The body could not be decoded.', { cause: err });
       }
       return undefined;
   }
@@ -87,16 +67,12 @@ function fromBodyParser(err: BodyParserError): ServiceError | undefined {
 const REMINDER_EVERY_MS = 10_000;
 
 /**
- * Errors that each request of an outage meets alike: the outage's own module logs its changes of
- * state (redis-store.ts, the circuit breaker, the drain), each request has its access line, so a
- * warning per request would only repeat them, a thousand times a second under load. One reminder
- * per code every REMINDER_EVERY_MS, with how many it stands for, is enough.
+ * The one place where any error becomes an answer. An outage (the error's `outage`) is met by
+ * each request alike: its own module logs its changes of state (redis-store.ts, the circuit
+ * breaker, the drain), each request has its access line, so a warning per request would only
+ * repeat them, a thousand times a second under load. One reminder per code every
+ * REMINDER_EVERY_MS, with how many it stands for, is enough.
  */
-function isOutageState(err: ServiceError): boolean {
-  return err instanceof SessionStoreUnavailable || err instanceof UpstreamCircuitOpen || err instanceof ServiceUnavailable;
-}
-
-/** The one place where any error becomes an answer. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   const reminders = new Map<string, { at: number; suppressed: number }>();
   const remind = (err: ServiceError, requestId: unknown): void => {
@@ -120,7 +96,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (!known) {
       logger.error({ err, requestId: res.locals.requestId, path: req.path }, 'unexpected error');
       known = new InternalError('The service failed to handle this request.', { cause: err });
-    } else if (known.status >= 500 && isOutageState(known)) {
+    } else if (known.outage) {
       remind(known, res.locals.requestId);
     } else if (known.status >= 500) {
       logger.warn({ err: { code: known.code, message: known.message, cause: causeSummary(known.cause) }, requestId: res.locals.requestId }, known.title);

@@ -1,6 +1,6 @@
 import { context, SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { ServiceError, UpstreamAuthFailure, UpstreamFault } from '../errors';
+import { ServiceError } from '../errors';
 import { TRACER_NAME } from '../observability/tracing';
 import type { UpstreamAnswer, UpstreamCallInput } from './client';
 
@@ -56,10 +56,8 @@ export function tracedUpstreamCalls(call: Call, baseUrl: string): Call {
 /** The typed error's stable code and, when the upstream gave one, its errorCode; never a message. */
 function failureAttributes(err: unknown): Attributes {
   const attributes: Attributes = { 'error.type': err instanceof ServiceError ? err.code : err instanceof Error ? err.name : 'unknown' };
-  if (err instanceof UpstreamAuthFailure) attributes['miles.upstream.error_code'] = err.upstreamErrorCode;
-  else if (err instanceof UpstreamFault) {
-    attributes['http.response.status_code'] = err.httpStatus;
-    if (err.upstreamErrorCode !== undefined) attributes['miles.upstream.error_code'] = err.upstreamErrorCode;
-  }
+  if (!(err instanceof ServiceError)) return attributes;
+  if (err.upstreamHttpStatus !== undefined) attributes['http.response.status_code'] = err.upstreamHttpStatus;
+  if (err.upstreamErrorCode !== undefined) attributes['miles.upstream.error_code'] = err.upstreamErrorCode;
   return attributes;
 }

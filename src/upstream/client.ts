@@ -1,6 +1,7 @@
 import type { Envelope } from '../errors';
 import {
   BadRequest,
+  ServiceError,
   UpstreamAuthFailure,
   UpstreamCircuitOpen,
   UpstreamFault,
@@ -60,6 +61,11 @@ export interface UpstreamClientOptions {
   readonly circuitBreaker?: CircuitBreakerSettings;
   /** A span per call (call-span.ts), when the process exports traces. */
   readonly traced?: boolean;
+  /**
+   * HTTP statuses that, without the upstream's envelope, come from a proxy in front of it
+   * (UPSTREAM_NOT_APPLIED_STATUSES): such a fault applied nothing. 503 when absent.
+   */
+  readonly notAppliedStatuses?: ReadonlySet<number>;
 }
 
 export interface CircuitBreakerSettings {
@@ -108,15 +114,13 @@ function parseEnvelope(text: string, endpoint: string): Envelope {
  * connection reset (a keep-alive socket the upstream had closed); mutations
  * never are, since their outcome is then unknown.
  *
- * A circuit breaker (`CIRCUIT_BREAKER_*`) counts the upstream's faults:
- * timeouts, unreachable, 5xx (or errorCode 99 and unknown codes) and
- * unreadable answers. Business refusals are answers, not faults. Refusals of
- * our credentials (errorCode 1, 8, 9, 10) are not counted either: the
- * upstream answered at once, opening the circuit would hide the precise,
- * loudly logged 502 behind a vague 503 that invites retries that cannot
- * succeed, and it would block the back-end token renewal that errorCode 10
- * calls for. While the circuit is open a call throws `UpstreamCircuitOpen`
- * (503, `Retry-After`) before anything is signed or sent.
+ * A circuit breaker (`CIRCUIT_BREAKER_*`) counts the upstream's faults as
+ * each error's `upstreamHealth` says (errors.ts): timeouts, unreachable, 5xx
+ * (or errorCode 99 and unknown codes) and unreadable answers count; business
+ * refusals are answers, not faults; refusals of our credentials (errorCode 1,
+ * 8, 9, 10) show the upstream answering. While the circuit is open a call
+ * throws `UpstreamCircuitOpen` (503, `Retry-After`) before anything is signed
+ * or sent. The metrics' `outcome` label is the error's `callOutcome`.
  *
  * Below 500 the status is read exactly: a 2xx with errorCode 0 is success;
  * errorCode 0 under another status, or any 404 (the upstream does not know
@@ -130,6 +134,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   // axios over keep-alive agents, sending the signed body bytes as they are (http-transport.ts).
   const transport = createHttpTransport({ baseUrl: options.baseUrl, timeoutMs: options.timeoutMs, maxSockets: options.maxSockets, maxAnswerBytes: MAX_ANSWER_BYTES });
   const { logger, metrics } = options;
+  const notAppliedStatuses = options.notAppliedStatuses;
   const breaker = options.circuitBreaker?.enabled ? circuitBreakerFor(options.circuitBreaker, logger, metrics) : undefined;
 
   async function send(input: UpstreamCallInput): Promise<{ status: number; text: string }> {
@@ -165,12 +170,13 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     const path = input.endpoint.path;
     const admission = breaker?.admit();
     if (admission && !admission.admitted) {
-      metrics.upstreamCalls.inc({ endpoint: path, error_code: 'circuit', outcome: 'circuit-open' });
-      throw new UpstreamCircuitOpen(
+      const open = new UpstreamCircuitOpen(
         `Upstream ${path} not called: the circuit is open after repeated upstream failures; retry in ${admission.retryAfterSeconds} s.`,
         path,
         admission.retryAfterSeconds,
       );
+      metrics.upstreamCalls.inc({ endpoint: path, error_code: 'circuit', outcome: open.callOutcome });
+      throw open;
     }
     const started = process.hrtime.bigint();
     let label = 'transport';
@@ -202,7 +208,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
         } catch {
           code = undefined;
         }
-        throw new UpstreamFault(`Upstream ${path} answered HTTP ${raw.status}`, path, raw.status, code);
+        throw new UpstreamFault(`Upstream ${path} answered HTTP ${raw.status}`, path, raw.status, code, { notAppliedStatuses });
       }
       if (raw.status === 404) throw misread(raw, path, input.requestId, logger, 'a path the upstream does not know: the catalogue (or APM_CATALOGUE_FILE) and the real API disagree');
       const envelope = parseEnvelope(raw.text, path);
@@ -224,8 +230,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       verdict = 'success';
       return { errorCode: envelope.errorCode, envelope, text: raw.text };
     } catch (err) {
-      outcome = errorOutcome(err);
-      verdict = verdictOf(err);
+      outcome = err instanceof ServiceError ? err.callOutcome : 'fault';
+      verdict = err instanceof ServiceError ? err.upstreamHealth : 'neutral';
       throw err;
     } finally {
       if (admission?.admitted) admission.settle(verdict);
@@ -275,14 +281,6 @@ function unsendable(cause: unknown, path: string): unknown {
   return cause;
 }
 
-/** What a failed call says about the upstream's health (see the client's comment). */
-function verdictOf(err: unknown): CallVerdict {
-  if (err instanceof UpstreamTimeout || err instanceof UpstreamUnreachable || err instanceof UpstreamUnreadable || err instanceof UpstreamFault) return 'failure';
-  // Answered at once: the upstream is up, and the circuit would hide a precise 502 behind a vague 503.
-  if (err instanceof UpstreamAuthFailure || err instanceof UpstreamMisread) return 'success';
-  return 'neutral';
-}
-
 function circuitBreakerFor(settings: CircuitBreakerSettings, logger: Logger, metrics: Metrics): CircuitBreaker {
   showCircuitState(metrics, 'closed');
   return createCircuitBreaker({
@@ -309,13 +307,4 @@ function circuitBreakerFor(settings: CircuitBreakerSettings, logger: Logger, met
       }
     },
   });
-}
-
-function errorOutcome(err: unknown): string {
-  if (err instanceof UpstreamTimeout) return 'timeout';
-  if (err instanceof UpstreamUnreachable) return 'unreachable';
-  if (err instanceof UpstreamUnreadable) return 'unreadable';
-  if (err instanceof UpstreamAuthFailure) return 'credentials';
-  if (err instanceof UpstreamMisread) return 'misread';
-  return 'fault';
 }
