@@ -1,11 +1,10 @@
 import type { Logger } from '../observability/logger';
-import { endpoint as catalogueEntry } from '../upstream/catalogue';
+import { endpoint as catalogueEntry, type EndpointSpec } from '../upstream/catalogue';
 import type { UpstreamClient } from '../upstream/client';
 import { JSON_TYPE, type HttpAnswer } from './answer';
 import type { UnknownOutcomeResolution } from './idempotency';
 import { ErrorCode } from '../upstream/error-code';
 
-const EARN_PATHS: ReadonlySet<string> = new Set(['generosity/store', 'buffer/store']);
 
 export interface EarnResolutionOptions {
   /** IDEMPOTENCY_RESOLVE_ACTIONS: `auto`, action names, or `none`. */
@@ -16,9 +15,9 @@ export interface EarnResolutionOptions {
 
 /**
  * The resolution of an earn's unknown outcome (see `UnknownOutcomeResolution`), or undefined
- * when the request cannot have one: not an earn, or no `param1`.
+ * when the request cannot have one: not an earn (the catalogue entry's `earn`), or no unique field (`param1`).
  */
-export type EarnResolution = (path: string, input: Readonly<Record<string, unknown>>, requestId: string) => UnknownOutcomeResolution | undefined;
+export type EarnResolution = (endpoint: EndpointSpec, input: Readonly<Record<string, unknown>>, requestId: string) => UnknownOutcomeResolution | undefined;
 
 /**
  * Settles an earn whose outcome is unknown by sending it again, for the actions where the
@@ -30,7 +29,7 @@ export type EarnResolution = (path: string, input: Readonly<Record<string, unkno
  *
  * @example
  * const resolutionOf = createEarnResolution({ actions: settings.idempotencyResolveActions, client, logger });
- * await idempotency.run(scope, key, fingerprint, exec, requestId, { resolution: resolutionOf(path, input, requestId) });
+ * await idempotency.run(scope, key, fingerprint, exec, requestId, { resolution: resolutionOf(endpoint, input, requestId) });
  */
 export function createEarnResolution(options: EarnResolutionOptions): EarnResolution {
   const { client, logger } = options;
@@ -54,9 +53,11 @@ export function createEarnResolution(options: EarnResolutionOptions): EarnResolu
     }
   }
 
-  return (path, input, requestId) => {
-    const { action, param1 } = input;
-    if (!EARN_PATHS.has(path) || typeof action !== 'string' || typeof param1 !== 'string' || param1 === '') return undefined;
+  return (endpoint, input, requestId) => {
+    if (!endpoint.earn) return undefined;
+    const action = input[endpoint.earn.actionField];
+    const param1 = input[endpoint.earn.uniqueField];
+    if (typeof action !== 'string' || typeof param1 !== 'string' || param1 === '') return undefined;
     return {
       qualifies: async () => (auto ? unlimited(action, requestId) : named.has(action)),
       settle(answer: HttpAnswer): HttpAnswer {

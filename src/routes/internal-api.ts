@@ -14,8 +14,7 @@ import { serviceOperation } from '../openapi/service-operations';
 import type { Logger } from '../observability/logger';
 import type { Sessions } from '../session/sessions';
 import type { BackendToken } from '../upstream/backend-token';
-import { builtInCatalogue, type Catalogue, type EndpointSpec } from '../upstream/catalogue';
-import { zodObjectFor } from '../upstream/fields';
+import { builtInCatalogue, defineEndpoint, type Catalogue, type EndpointSpec } from '../upstream/catalogue';
 import { ErrorCode } from '../upstream/error-code';
 
 /** This build or deployment has no such feature (e.g. no response cache to purge). */
@@ -46,23 +45,7 @@ const REVOKE_CONCURRENCY = 16;
 /** A pseudo-endpoint whose schema is a service operation's fields, for `validateInput`. */
 function operationSchema(path: string): EndpointSpec {
   const op = serviceOperation('back', path);
-  const fields = op.fields ?? {};
-  return {
-    path,
-    side: 'back',
-    token: 'none',
-    effect: 'mutation',
-    fields,
-    data: op.response,
-    servedData: op.response,
-    schema: zodObjectFor(fields),
-    allowGet: false,
-    idempotent: false,
-    cache: 'none',
-    sessionEffect: 'none',
-    exposed: false,
-    summary: op.summary,
-  };
+  return defineEndpoint({ path, side: 'back', token: 'none', effect: 'mutation', fields: op.fields ?? {}, data: op.response, exposed: false, summary: op.summary });
 }
 
 function jsonAnswer(body: unknown): HttpAnswer {
@@ -124,7 +107,7 @@ export function internalApiRouter(deps: InternalApiDeps): Router {
       if (key !== undefined) {
         if (deps.idempotency) {
           // Scoped by caller key: two partner services never share a key space.
-          const resolution = deps.earnResolution?.(endpoint.path, input, requestId);
+          const resolution = deps.earnResolution?.(endpoint, input, requestId);
           answer = await deps.idempotency.run(`k:${String(res.locals.callerKeyId)}`, key, requestFingerprint(endpoint.path, input), exec, requestId, resolution ? { resolution } : undefined);
         } else {
           answer = await exec();
@@ -135,7 +118,7 @@ export function internalApiRouter(deps: InternalApiDeps): Router {
 
       if (endpoint.sessionEffect === 'end-listed-users-sessions' && answer.errorCode === ErrorCode.Ok) {
         // Every listed user: the deleted ones, and those the upstream no longer knew, whose tokens are dead anyway.
-        const listed = input.partnerClientIds as string[];
+        const listed = input[endpoint.usersField ?? 'partnerClientIds'] as string[];
         const ended = await revokeAll(listed);
         logger.info({ requestId, endpoint: endpoint.path, users: listed.length, sessions: ended }, 'sessions of deleted users ended');
       }

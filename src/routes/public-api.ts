@@ -19,7 +19,6 @@ import type { Sessions } from '../session/sessions';
 import type { BackendToken } from '../upstream/backend-token';
 import { builtInCatalogue, type Catalogue, type EndpointSpec } from '../upstream/catalogue';
 import type { UpstreamAnswer, UpstreamClient } from '../upstream/client';
-import { opt, zodObjectFor } from '../upstream/fields';
 import { ErrorCode } from '../upstream/error-code';
 
 export interface RateLimits {
@@ -112,7 +111,7 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
   }
 
   function forward(endpoint: EndpointSpec): AsyncHandler {
-    const isStore = endpoint.path === 'generosity/store';
+    const earn = endpoint.earn;
     return async (req, res) => {
       const input = res.locals.input as Record<string, unknown>;
       const requestId = res.locals.requestId as string;
@@ -123,8 +122,8 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
         if (!userToken) throw new Unauthenticated('Connect first: this route needs a connected session.');
         sub = userToken;
       }
-      if (isStore && !allActions && !browserActions.has(String(input.action))) {
-        throw new Forbidden(`Action "${String(input.action)}" cannot be stored from a browser.`);
+      if (earn && !allActions && !browserActions.has(String(input[earn.actionField]))) {
+        throw new Forbidden(`Action "${String(input[earn.actionField])}" cannot be stored from a browser.`);
       }
       const traceparent = traceparentOf(req.headers.traceparent);
       const exec = async (): Promise<HttpAnswer> => {
@@ -143,7 +142,7 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
         answer = await deps.cache.serve(req, endpoint, input, scope, exec);
       } else if (key !== undefined && deps.idempotency) {
         const user = sessions.userOf(req)?.partnerClientId ?? '';
-        const resolution = deps.earnResolution?.(endpoint.path, input, requestId);
+        const resolution = deps.earnResolution?.(endpoint, input, requestId);
         answer = await deps.idempotency.run(`u:${user}`, key, requestFingerprint(endpoint.path, input), exec, requestId, resolution ? { resolution } : undefined);
       } else {
         answer = await exec();
@@ -151,9 +150,10 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
 
       if (endpoint.sessionEffect === 'end-user-sessions' && answer.errorCode === ErrorCode.Ok) {
         const user = sessions.userOf(req);
+        const reason = endpoint.sessionEnd ?? 'logout';
         if (user) {
-          await sessions.endCurrent(req, res, endpoint.path === 'user/delete' ? 'delete' : 'logout');
-          await sessions.revokeUser(user.partnerClientId, endpoint.path === 'user/delete' ? 'delete' : 'logout');
+          await sessions.endCurrent(req, res, reason);
+          await sessions.revokeUser(user.partnerClientId, reason);
         }
       }
       sendAnswer(req, res, answer);
@@ -162,10 +162,7 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
 
   // Connect: identity from IDENTITY_MODE; outside insecure-body the body only adds consent, language and the fields a catalogue file added.
   const connectEndpoint = catalogue.front.find((e) => e.sessionEffect === 'connect')!;
-  const connectPublic: EndpointSpec = {
-    ...connectEndpoint,
-    schema: zodObjectFor({ ...connectEndpoint.fields, partnerClientId: opt(connectEndpoint.fields.partnerClientId!.spec) }),
-  };
+  const connectPublic: EndpointSpec = { ...connectEndpoint, schema: connectEndpoint.callerSchema };
   const connectUser = createConnectUser({ client, sessions, endpoint: connectEndpoint, logger: deps.logger });
   const connect: AsyncHandler = async (req, res) => {
     const input = res.locals.input as Record<string, unknown>;
@@ -198,8 +195,7 @@ export function publicApi(deps: PublicApiDeps): RequestHandler {
   for (const endpoint of catalogue.front) {
     const isConnect = endpoint.sessionEffect === 'connect';
     const schemaEndpoint = isConnect ? connectPublic : endpoint;
-    // A back-end endpoint a catalogue file exposed to browsers still needs a connected user.
-    const needsSession = endpoint.token === 'user' || endpoint.token === 'backend';
+    const needsSession = endpoint.needsSession;
     const methods = endpoint.allowGet ? ['GET', 'HEAD', 'POST'] : ['POST'];
     routes.set(`/${endpoint.path}`, {
       methods,
@@ -277,7 +273,7 @@ export interface ClientEndpointTable {
 
 export function clientEndpointTable(catalogue: Catalogue, oidcSignIn = false): ClientEndpointTable {
   return {
-    endpoints: catalogue.front.map((e) => ({ path: e.path, get: e.allowGet, idempotent: e.idempotent, session: e.token !== 'none' })),
+    endpoints: catalogue.front.map((e) => ({ path: e.path, get: e.allowGet, idempotent: e.idempotent, session: e.needsSession })),
     ...(oidcSignIn ? { signIn: { login: 'auth/login', logout: 'auth/logout' } } : {}),
   };
 }

@@ -33,9 +33,6 @@ export interface ConnectUser {
   connect(req: Request, res: Response, request: ConnectRequest): Promise<ConnectOutcome>;
 }
 
-/** Fields of the connect body that name the user; the identity source decides them. */
-export const IDENTITY_FIELDS: ReadonlySet<string> = new Set(['partnerClientId', 'email', 'firstName', 'lastName']);
-
 /**
  * The one connect procedure, whatever established the identity (the connect route, the OpenID
  * Connect callback): upstream `user/clientcheckcredentials`, then a new session id (no fixation)
@@ -43,6 +40,10 @@ export const IDENTITY_FIELDS: ReadonlySet<string> = new Set(['partnerClientId', 
  */
 export function createConnectUser(deps: { readonly client: UpstreamClient; readonly sessions: Sessions; readonly endpoint: EndpointSpec; readonly logger: Logger }): ConnectUser {
   const { client, sessions, endpoint, logger } = deps;
+  if (!endpoint.connect) throw new Error(`createConnectUser: ${endpoint.path} is not the connect (its catalogue entry has no connect reading)`);
+  // Which fields name the user, and where the answer holds their token: the catalogue entry's.
+  const { identityFields: identityNames, userField, tokenField } = endpoint.connect;
+  const identityFields: ReadonlySet<string> = new Set(identityNames);
   function checkTransport(req: Request, transport: SessionTransport, requestId: string): void {
     if (transport === 'cookie' && sessions.cookieWouldBeDropped(req)) {
       logger.error(
@@ -58,7 +59,7 @@ export function createConnectUser(deps: { readonly client: UpstreamClient; reado
     checkTransport(req, request.transport, request.requestId);
     // The identity is IDENTITY_MODE's alone; every other validated field goes on.
     const body: Record<string, unknown> = { ...request.identity };
-    for (const [name, value] of Object.entries(request.fields)) if (!IDENTITY_FIELDS.has(name) && value !== undefined) body[name] = value;
+    for (const [name, value] of Object.entries(request.fields)) if (!identityFields.has(name) && value !== undefined) body[name] = value;
     const upstream = await client.call({
       endpoint,
       sub: '',
@@ -68,14 +69,15 @@ export function createConnectUser(deps: { readonly client: UpstreamClient; reado
     });
     res.locals.upstreamErrorCode = upstream.errorCode;
     if (upstream.errorCode !== ErrorCode.Ok) return { connected: false, upstream };
-    const data = upstream.envelope.data as { user?: Record<string, unknown> } | undefined;
-    const userToken = data?.user?.userToken;
+    const data = upstream.envelope.data as Record<string, Record<string, unknown> | undefined> | undefined;
+    const user = data?.[userField];
+    const userToken = user?.[tokenField];
     if (typeof userToken !== 'string' || userToken.length === 0) {
       throw new UpstreamUnreadable('Upstream connect answer holds no userToken', endpoint.path);
     }
-    const { userToken: _dropped, ...publicUser } = data!.user!;
+    const { [tokenField]: _dropped, ...publicUser } = user!;
     const session = await sessions.connect(req, res, request.identity, userToken, request.transport, request.extra);
-    const envelope = { errorCode: ErrorCode.Ok, errorMsg: upstream.envelope.errorMsg, data: { ...data, user: publicUser }, ...(session.session ? { session: session.session } : {}) };
+    const envelope = { errorCode: ErrorCode.Ok, errorMsg: upstream.envelope.errorMsg, data: { ...data, [userField]: publicUser }, ...(session.session ? { session: session.session } : {}) };
     return { connected: true, session, envelope };
   }
   return { checkTransport, connect };

@@ -6,6 +6,7 @@ import {
   type CachePolicy,
   type Catalogue,
   type Effect,
+  type EarnSpec,
   type EndpointSpec,
   type EntryInput,
   type Side,
@@ -43,7 +44,7 @@ const SIDES: readonly Side[] = ['front', 'back'];
 const TOKENS: readonly TokenKind[] = ['none', 'user', 'backend'];
 const EFFECTS: readonly Effect[] = ['read', 'mutation'];
 const CACHES: readonly CachePolicy[] = ['none', 'program', 'ads'];
-const ENDPOINT_KEYS = ['side', 'token', 'effect', 'get', 'cache', 'idempotent', 'exposed', 'summary', 'fields', 'exposeBackEndToBrowsers'] as const;
+const ENDPOINT_KEYS = ['side', 'token', 'effect', 'get', 'cache', 'idempotent', 'exposed', 'summary', 'fields', 'exposeBackEndToBrowsers', 'earn'] as const;
 const FIELD_KEYS: Readonly<Record<FieldSpec['type'], readonly string[]>> = {
   string: ['minLength', 'maxLength', 'pattern', 'description'],
   integer: ['minimum', 'maximum', 'enum', 'description'],
@@ -57,19 +58,11 @@ const RESERVED: Readonly<Record<Side, ReadonlySet<string>>> = {
   back: new Set(['sessions/revoke', 'cache/purge', 'openapi.json']),
 };
 
-/**
- * Fields the service itself reads from a request (the identity at connect, the
- * action of a browser store, the users of a multidelete): their limits may
- * change, but not their presence, type or whether they are required.
- */
-const FIELDS_THE_SERVICE_READS: Readonly<Record<string, readonly string[]>> = {
-  'user/clientcheckcredentials': ['partnerClientId', 'email', 'firstName', 'lastName', 'dataConsentCode', 'lang'],
-  'generosity/store': ['action'],
-  'user/multidelete': ['partnerClientIds'],
-};
-
 /** The `data` of an added endpoint: the file says nothing of it, so it stays open. */
 const UNDESCRIBED_DATA: JsonSchema = { type: 'object', description: 'Not described: an endpoint added by APM_CATALOGUE_FILE.' };
+
+/** The fields of an earn a file declares: those of the built-in earns. */
+const EARN: EarnSpec = Object.freeze({ actionField: 'action', uniqueField: 'param1' });
 
 /** `auth/token` is called by the service itself, with a body it decides. */
 const UNTOUCHABLE = new Set(['auth/token']);
@@ -176,12 +169,13 @@ function endpointFrom(where: string, path: string, raw: unknown, existing: Endpo
   const idempotent = flag('idempotent') ?? existing?.idempotent ?? false;
   const exposed = flag('exposed') ?? existing?.exposed ?? true;
   const exposeBackEnd = flag('exposeBackEndToBrowsers') ?? false;
+  const earnFlag = flag('earn');
   let summary = existing?.summary ?? `${path} (added by APM_CATALOGUE_FILE).`;
   if (has(raw, 'summary')) {
     if (typeof raw.summary === 'string' && raw.summary.length > 0 && raw.summary.length <= 500) summary = raw.summary;
     else problems.push(`${where}.summary: must be a text of 1 to 500 characters.`);
   }
-  const fields = has(raw, 'fields') ? fieldsFrom(`${where}.fields`, raw.fields, existing?.fields ?? {}, FIELDS_THE_SERVICE_READS[path] ?? [], problems) : (existing?.fields ?? {});
+  const fields = has(raw, 'fields') ? fieldsFrom(`${where}.fields`, raw.fields, existing?.fields ?? {}, existing?.readFields ?? [], problems) : (existing?.fields ?? {});
   if (!fields) return undefined;
 
   // What the service relies on about the endpoints that act on its own sessions.
@@ -207,6 +201,19 @@ function endpointFrom(where: string, path: string, raw: unknown, existing: Endpo
     else if (cache === 'ads' && token !== 'user') problems.push(`${where}.cache: "ads" is for endpoints that need a session (token "user"); use "program" for token "none".`);
   }
 
+  // An earn is held to BROWSER_ACTIONS on /api and may settle an unknown outcome: a file may declare one, never undeclare one.
+  if (earnFlag === false && existing?.earn) problems.push(`${where}.earn: ${path} is an earn (BROWSER_ACTIONS applies to it); it stays one.`);
+  const earn = earnFlag ? EARN : existing?.earn;
+  if (earnFlag) {
+    if (effect !== 'mutation') problems.push(`${where}.earn: only mutations store an action.`);
+    for (const [name, required] of [[EARN.actionField, true], [EARN.uniqueField, false]] as const) {
+      const use = fields[name];
+      if (!use || use.spec.type !== 'string' || (required && !use.required)) {
+        problems.push(`${where}.earn: an earn needs a${required ? ' required' : ''} string field "${name}".`);
+      }
+    }
+  }
+
   const input: EntryInput = {
     ...(existing ?? { sessionEffect: 'none' as const, data: UNDESCRIBED_DATA }),
     path,
@@ -219,6 +226,9 @@ function endpointFrom(where: string, path: string, raw: unknown, existing: Endpo
     cache,
     exposed,
     summary,
+    ...(earn ? { earn } : {}),
+    // Derived again from what this entry now is: an earn declared here is read by the service.
+    ...(existing && earn === existing.earn ? {} : { readFields: undefined }),
   };
   return defineEndpoint(input);
 }
