@@ -9,7 +9,8 @@ import {
   MilesNotConnectedError,
   MilesProblemError,
 } from '../../packages/client/src';
-import { frontEndpoints } from '../../src/upstream/catalogue';
+import { clientEndpointTable } from '../../src/routes/public-api';
+import { builtInCatalogue, frontEndpoints } from '../../src/upstream/catalogue';
 
 /** A fetch that records each request and answers from a script. */
 function fakeFetch(answer: (url: string, init: RequestInit) => Response | Promise<Response>) {
@@ -31,12 +32,17 @@ const problem = (status: number, body: Record<string, unknown>, headers: Record<
 const ok = (data: unknown, extra: Record<string, unknown> = {}) => json(200, { errorCode: 0, errorMsg: 'ok', data, ...extra });
 
 describe('the client endpoint table', () => {
-  it('mirrors the catalogue: every front-end path, GET where the catalogue allows it, Idempotency-Key where it accepts one', () => {
-    const table = Object.values(MILES_ENDPOINTS).map((e) => ({ path: e.path, get: e.get, idempotent: e.idempotent }));
-    const catalogue = frontEndpoints.map((e) => ({ path: e.path, get: e.allowGet, idempotent: e.idempotent }));
+  it('mirrors the catalogue: every front-end path, GET where the catalogue allows it, Idempotency-Key where it accepts one, a session where it needs one', () => {
+    const table = Object.values(MILES_ENDPOINTS).map((e) => ({ path: e.path, get: e.get, idempotent: e.idempotent, session: e.session }));
+    const catalogue = frontEndpoints.map((e) => ({ path: e.path, get: e.allowGet, idempotent: e.idempotent, session: e.needsSession }));
     const byPath = (a: { path: string }, b: { path: string }) => a.path.localeCompare(b.path);
     expect([...table].sort(byPath)).toEqual([...catalogue].sort(byPath));
     expect(new Set(table.map((e) => e.path)).size).toBe(table.length);
+  });
+
+  it("is the table the service serves at /api/endpoints.json for the built-in catalogue", () => {
+    const byPath = (a: { path: string }, b: { path: string }) => a.path.localeCompare(b.path);
+    expect([...Object.values(MILES_ENDPOINTS)].sort(byPath)).toEqual([...clientEndpointTable(builtInCatalogue).endpoints].sort(byPath));
   });
 
   it('holds no server code: the client package imports nothing outside itself', () => {

@@ -54,6 +54,8 @@ interface EndpointEntry {
   readonly get: boolean;
   /** Accepts an `Idempotency-Key`. */
   readonly idempotent: boolean;
+  /** Needs a connected session. */
+  readonly session: boolean;
 }
 
 /**
@@ -84,19 +86,19 @@ export interface MilesServedEndpoint {
 
 /** Every front-end endpoint of the built-in catalogue, by the client's name for it. */
 export const MILES_ENDPOINTS = Object.freeze({
-  getProgram: { path: 'partner/getprog', get: true, idempotent: false },
-  initialCheckStore: { path: 'partner/initialcheckstore', get: true, idempotent: false },
-  connect: { path: 'user/clientcheckcredentials', get: false, idempotent: false },
-  historyBurns: { path: 'user/historyburns', get: true, idempotent: false },
-  historyEarns: { path: 'user/historyearns', get: true, idempotent: false },
-  logout: { path: 'user/logout', get: false, idempotent: false },
-  deleteUser: { path: 'user/delete', get: false, idempotent: false },
-  store: { path: 'generosity/store', get: false, idempotent: true },
-  giftList: { path: 'gift/list', get: true, idempotent: false },
-  buyGift: { path: 'gift/checkavailability', get: false, idempotent: true },
-  adBonus: { path: 'ad/bonus', get: true, idempotent: false },
-  adSpecials: { path: 'ad/specials', get: true, idempotent: false },
-  adNews: { path: 'ad/news', get: true, idempotent: false },
+  getProgram: { path: 'partner/getprog', get: true, idempotent: false, session: false },
+  initialCheckStore: { path: 'partner/initialcheckstore', get: true, idempotent: false, session: true },
+  connect: { path: 'user/clientcheckcredentials', get: false, idempotent: false, session: false },
+  historyBurns: { path: 'user/historyburns', get: true, idempotent: false, session: true },
+  historyEarns: { path: 'user/historyearns', get: true, idempotent: false, session: true },
+  logout: { path: 'user/logout', get: false, idempotent: false, session: true },
+  deleteUser: { path: 'user/delete', get: false, idempotent: false, session: true },
+  store: { path: 'generosity/store', get: false, idempotent: true, session: true },
+  giftList: { path: 'gift/list', get: true, idempotent: false, session: true },
+  buyGift: { path: 'gift/checkavailability', get: false, idempotent: true, session: true },
+  adBonus: { path: 'ad/bonus', get: true, idempotent: false, session: true },
+  adSpecials: { path: 'ad/specials', get: true, idempotent: false, session: true },
+  adNews: { path: 'ad/news', get: true, idempotent: false, session: true },
 } as const satisfies { readonly [K in MilesEndpointName]: EndpointEntry });
 
 const AD_ENDPOINTS = { bonus: 'adBonus', specials: 'adSpecials', news: 'adNews' } as const satisfies Record<AdKind, MilesEndpointName>;
@@ -397,7 +399,7 @@ export function createMilesClient(options: MilesClientOptions = {}): MilesClient
   // Where each path is served and how: the service's own table when given, else the built-in one.
   const served = new Map<string, EndpointEntry>(
     options.endpoints
-      ? options.endpoints.endpoints.map((e) => [e.path, { path: e.path, get: e.get, idempotent: e.idempotent }])
+      ? options.endpoints.endpoints.map((e) => [e.path, { path: e.path, get: e.get, idempotent: e.idempotent, session: e.session }])
       : Object.values(MILES_ENDPOINTS).map((e) => [e.path, e]),
   );
   function servedEntry(path: string): EndpointEntry {
