@@ -116,9 +116,9 @@ export function internalApiRouter(deps: InternalApiDeps): Router {
         answer = await exec();
       }
 
-      if (endpoint.sessionEffect === 'end-listed-users-sessions' && answer.errorCode === ErrorCode.Ok) {
+      if (endpoint.sessionEffect === 'end-listed-users-sessions' && endpoint.usersField && answer.errorCode === ErrorCode.Ok) {
         // Every listed user: the deleted ones, and those the upstream no longer knew, whose tokens are dead anyway.
-        const listed = input[endpoint.usersField ?? 'partnerClientIds'] as string[];
+        const listed = input[endpoint.usersField] as string[];
         const ended = await revokeAll(listed);
         logger.info({ requestId, endpoint: endpoint.path, users: listed.length, sessions: ended }, 'sessions of deleted users ended');
       }

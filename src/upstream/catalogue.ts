@@ -94,6 +94,12 @@ export function defineEndpoint(input: EntryInput): EndpointSpec {
 }
 
 function entry(input: EntryInput): EndpointSpec {
+  // What the routes read for a session effect must be there: a missing one is a fault of this table, found at start.
+  const missing =
+    (input.sessionEffect === 'connect' && !input.connect && 'connect') ||
+    (input.sessionEffect === 'end-user-sessions' && !input.sessionEnd && 'sessionEnd') ||
+    (input.sessionEffect === 'end-listed-users-sessions' && !input.usersField && 'usersField');
+  if (missing) throw new Error(`Catalogue entry ${input.path}: sessionEffect ${String(input.sessionEffect)} needs ${missing}`);
   const schema = zodObjectFor(input.fields);
   return Object.freeze({
     allowGet: false,

@@ -1,5 +1,5 @@
 import { answerData } from '../../../src/upstream/answers';
-import { builtInCatalogue, catalogue, endpoint, type EndpointSpec } from '../../../src/upstream/catalogue';
+import { builtInCatalogue, catalogue, defineEndpoint, endpoint, type EndpointSpec } from '../../../src/upstream/catalogue';
 import { applyCatalogueDocument } from '../../../src/upstream/catalogue-file';
 
 const paths = (entries: readonly EndpointSpec[]): string[] => entries.map((e) => e.path).sort();
@@ -84,5 +84,14 @@ describe('a catalogue file and what the service special-cases', () => {
       'endpoints["partner/stores"].earn: an earn needs a string field "param1".',
       'endpoints["generosity/store"].earn: generosity/store is an earn (BROWSER_ACTIONS applies to it); it stays one.',
     ]);
+  });
+});
+
+describe('an entry declared without what its session effect needs', () => {
+  it('is refused when defined', () => {
+    const base = { data: {}, side: 'front', token: 'user', effect: 'mutation', fields: {}, summary: 's' } as const;
+    expect(() => defineEndpoint({ ...base, path: 'user/bye', sessionEffect: 'end-user-sessions' })).toThrow('Catalogue entry user/bye: sessionEffect end-user-sessions needs sessionEnd');
+    expect(() => defineEndpoint({ ...base, path: 'user/hello', sessionEffect: 'connect' })).toThrow('needs connect');
+    expect(() => defineEndpoint({ ...base, side: 'back', token: 'backend', path: 'user/gone', sessionEffect: 'end-listed-users-sessions' })).toThrow('needs usersField');
   });
 });
