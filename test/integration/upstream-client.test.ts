@@ -14,11 +14,12 @@ describe('upstream client against the sandbox', () => {
   let sandbox: Sandbox;
   let client: UpstreamClient;
   const logs: string[] = [];
-  const build = (secret: string, timeoutMs = 800): UpstreamClient =>
+  const build = (secret: string, timeoutMs = 800, notAppliedStatuses?: ReadonlySet<number>): UpstreamClient =>
     createUpstreamClient({
       baseUrl: sandbox.url,
       timeoutMs,
       maxSockets: 16,
+      ...(notAppliedStatuses ? { notAppliedStatuses } : {}),
       signer: createSigner({ partnerId: TEST_PARTNER.id, partnerSecret: secret, jsonEncoding: 'php', signedHeadersFormat: 'object', emptyBody: '{}', signatureHeader: 'Authorization' }),
       logger: createLogger({ level: 'trace', destination: new Writable({ write: (c: Buffer, _e, cb) => (logs.push(c.toString()), cb()) }) }),
       metrics: createMetrics(),
@@ -73,6 +74,20 @@ describe('upstream client against the sandbox', () => {
     expect((fault as UpstreamFault).httpStatus).toBe(503);
     sandbox.injectFault({ path: 'partner/getprog', kind: 'garbage', times: 1 });
     await expect(client.call(getprog)).rejects.toBeInstanceOf(UpstreamUnreadable);
+  });
+
+  it('marks a fault whose status comes from in front of the upstream (UPSTREAM_NOT_APPLIED_STATUSES) as applying nothing', async () => {
+    const fronted = build(TEST_PARTNER.secret, 800, new Set([502]));
+    try {
+      sandbox.injectFault({ path: 'partner/getprog', kind: 'status', status: 502, times: 1 });
+      const inFront = (await fronted.call(getprog).catch((e: unknown) => e)) as UpstreamFault;
+      expect([inFront.httpStatus, inFront.applied, inFront.upstreamHealth, inFront.callOutcome]).toEqual([502, 'no', 'failure', 'fault']);
+      sandbox.injectFault({ path: 'partner/getprog', kind: 'status', status: 503, times: 1 });
+      const behind = (await fronted.call(getprog).catch((e: unknown) => e)) as UpstreamFault;
+      expect([behind.httpStatus, behind.applied]).toEqual([503, 'unknown']);
+    } finally {
+      fronted.close();
+    }
   });
 
   it('retries a read once on a reset connection, never a mutation', async () => {
