@@ -51,7 +51,7 @@ export function oidcAuthRoutes(deps: AuthRoutesDeps): RequestHandler {
   const sessionIndex = createOidcSessionIndex(store, settings.redis.keyPrefix, s.absoluteTtlSeconds * 1000);
   const connectEndpoint = settings.catalogue.front.find((e) => e.sessionEffect === 'connect')!;
   const connectUser = createConnectUser({ client: deps.client, sessions, endpoint: connectEndpoint, logger });
-  const logoutEndpoint = settings.catalogue.front.find((e) => e.path === 'user/logout');
+  const logoutEndpoint = settings.catalogue.front.find((e) => e.sessionEnd === 'logout');
   const loginCookie = `${s.cookieName}.login`;
   const loginTtlMs = oidc.loginTtlSeconds * 1000;
   const loginKey = (id: string): string => `${settings.redis.keyPrefix}oidc-login:${id}`;
