@@ -196,9 +196,9 @@ export function oidcAuthRoutes(deps: AuthRoutesDeps): RequestHandler {
       return;
     }
     res.locals.route = req.path;
-    const method = req.method === 'HEAD' ? 'GET' : req.method;
-    if (method !== route.method) {
-      res.setHeader('Allow', route.method === 'GET' ? 'GET, HEAD' : route.method);
+    // No HEAD: a HEAD of the login or the callback would start or use up a sign-in.
+    if (req.method !== route.method) {
+      res.setHeader('Allow', route.method);
       next(new MethodNotAllowed(`${req.method} is not allowed on ${req.path}.`));
       return;
     }

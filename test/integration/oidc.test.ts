@@ -230,6 +230,18 @@ describe('IDENTITY_MODE=oidc', () => {
     });
   });
 
+  it('answers 405 to another method on the sign-in routes (no HEAD: it would start or use up a sign-in)', async () => {
+    for (const [method, path, allow] of [
+      ['HEAD', 'login', 'GET'],
+      ['HEAD', 'callback', 'GET'],
+      ['POST', 'login', 'GET'],
+      ['GET', 'backchannel-logout', 'POST'],
+    ] as const) {
+      const res = await fetch(`${svc.url}/api/auth/${path}`, { method, redirect: 'manual' });
+      expect([method, path, res.status, res.headers.get('allow')]).toEqual([method, path, 405, allow]);
+    }
+  });
+
   it('refuses the body connect: browsers sign in through /api/auth/login', async () => {
     const res = await fetch(`${svc.url}/api/user/clientcheckcredentials`, {
       method: 'POST',
