@@ -342,6 +342,8 @@ export function buildOpenApiDocument(side: Side, options: OpenApiOptions = {}): 
     paths[path] = { ...(paths[path] ?? {}), [op.method]: serviceOperationItem(ctx, op) };
   }
 
+  if (side === 'front' && options.identityMode === 'oidc') Object.assign(paths, signInPaths());
+
   let securitySchemes: Record<string, JsonSchema>;
   if (side === 'front') {
     securitySchemes = {
@@ -358,6 +360,9 @@ export function buildOpenApiDocument(side: Side, options: OpenApiOptions = {}): 
       },
       ...(options.identityMode === 'jwt'
         ? { identityToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "The partner's own ID token, at connect only." } }
+        : {}),
+      ...(options.identityMode === 'oidc'
+        ? { identityToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "A native app's ID token from the same OpenID Provider, at connect only, with OIDC_ACCEPT_ID_TOKENS." } }
         : {}),
     };
   } else {
@@ -387,6 +392,36 @@ export function buildOpenApiDocument(side: Side, options: OpenApiOptions = {}): 
     ...(security ? { security } : {}),
     paths,
     components: usedComponents({ paths, security }, { schemas, parameters, securitySchemes }),
+  };
+}
+
+/**
+ * `IDENTITY_MODE=oidc`: the sign-in navigations and the provider's back-channel logout. They answer
+ * redirects (a refused sign-in lands on `/?signin_error=<reason>`), not JSON.
+ */
+function signInPaths(): Record<string, Record<string, JsonSchema>> {
+  const redirect = (description: string): JsonSchema => ({ description, headers: { Location: { schema: { type: 'string' } } } });
+  const navigation = (operationId: string, summary: string, parameters: JsonSchema[], found: string): Record<string, JsonSchema> => ({
+    get: { operationId, summary, tags: ['sign-in'], security: [{}], parameters, responses: { 302: redirect(found), 405: problem('Another method than GET.'), 429: problem('Rate limited; see Retry-After.'), default: problem('Any other error of the service.') } },
+  });
+  const query = (name: string, description: string): JsonSchema => ({ name, in: 'query', required: false, description, schema: { type: 'string' } });
+  return {
+    '/api/auth/login': navigation('signIn', 'Starts the OpenID Connect sign-in: a redirect to the provider (code flow, PKCE S256, state and nonce kept server-side).', [query('returnTo', 'A path of this site to land on afterwards; anything else is /.')], 'To the provider, or to /?signin_error=provider_unavailable.'),
+    '/api/auth/callback': navigation('signInCallback', "The provider's redirect back: code exchange, ID token checks, then the connect; a redirect to returnTo.", [query('code', 'From the provider.'), query('state', 'From the provider.'), query('error', 'From the provider, when it refused.')], 'To returnTo with a new session cookie, or to /?signin_error=<reason> with no session.'),
+    '/api/auth/logout': navigation('signOut', "Ends the user's sessions (with the upstream user/logout), then the provider session (RP-initiated logout).", [], "To the provider's end_session_endpoint, or to OIDC_POST_LOGOUT_REDIRECT_URL."),
+    '/api/auth/backchannel-logout': {
+      post: {
+        operationId: 'backchannelLogout',
+        summary: "OpenID Connect Back-Channel Logout 1.0: the provider's server call ending the sessions of a provider session (sid) or user (sub) on every replica.",
+        tags: ['sign-in'],
+        security: [{}],
+        requestBody: {
+          required: true,
+          content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', required: ['logout_token'], properties: { logout_token: { type: 'string', description: "A logout token signed by the provider's keys." } } } } },
+        },
+        responses: { 200: { description: 'The sessions named have ended.' }, 400: problem('An invalid, replayed or missing logout token.'), 503: problem('The provider is not discovered yet, or the session store is unavailable; the provider may retry.'), default: problem('Any other error of the service.') },
+      },
+    },
   };
 }
 

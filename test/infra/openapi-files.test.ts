@@ -60,7 +60,7 @@ const documents: Array<[string, string]> = [];
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'miles-bff-openapi-'));
   documents.push(['committed public', join(ROOT, OPENAPI_FILES.front)], ['committed internal', join(ROOT, OPENAPI_FILES.back)]);
-  for (const identityMode of ['jwt', 'header', 'insecure-body'] as const) {
+  for (const identityMode of ['jwt', 'header', 'oidc', 'insecure-body'] as const) {
     const file = join(dir, `public-${identityMode}.json`);
     writeFileSync(file, JSON.stringify(buildOpenApiDocument('front', { identityMode, sessionCookieName: '__Host-miles.sid' })));
     documents.push([`served public (${identityMode})`, file]);

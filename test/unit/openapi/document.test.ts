@@ -254,6 +254,15 @@ describe('the front (public) document', () => {
     expect(jwt.paths['/api/user/clientcheckcredentials'].post.security).toEqual([{ identityToken: [] }]);
   });
 
+  it('describes the sign-in routes and the native ID token connect in oidc mode only', () => {
+    const oidc = parsed(buildOpenApiDocument('front', { identityMode: 'oidc' }));
+    expect(Object.keys(oidc.paths).filter((p) => p.startsWith('/api/auth/')).sort()).toEqual(['/api/auth/backchannel-logout', '/api/auth/callback', '/api/auth/login', '/api/auth/logout']);
+    expect(oidc.paths['/api/auth/login'].get.responses['302']).toBeDefined();
+    expect(oidc.paths['/api/auth/backchannel-logout'].post.requestBody.content['application/x-www-form-urlencoded'].schema.required).toEqual(['logout_token']);
+    expect(oidc.components.securitySchemes.identityToken).toEqual(expect.objectContaining({ scheme: 'bearer', bearerFormat: 'JWT' }));
+    expect(Object.keys(doc.paths).some((p) => p.startsWith('/api/auth/'))).toBe(false);
+  });
+
   it('offers 304 on the cached reads only', () => {
     for (const e of catalogue.filter((x) => x.side === 'front' && x.allowGet)) {
       expect(doc.paths[`/api/${e.path}`].get.responses['304'] !== undefined).toBe(e.cache !== 'none');
