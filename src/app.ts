@@ -5,13 +5,15 @@ import helmet from 'helmet';
 import type { Settings } from './config/settings';
 import { NotFound, ServiceUnavailable } from './errors';
 import { accessLog } from './http/access-log';
-import { compose } from './http/compose';
 import { createResponseCache, type ResponseCache } from './cache/response-cache';
 import { createEarnResolution } from './http/earn-resolution';
+import { createForwarding } from './http/forward';
 import { createIdempotency, type Idempotency } from './http/idempotency';
+import { internalAuth } from './http/internal-auth';
 import { createRateLimits } from './http/rate-limits';
 import { errorHandler } from './http/problem';
 import { requestId } from './http/request-id';
+import { listenerRouter } from './http/router';
 import { createLifecycle, type Lifecycle } from './lifecycle';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
@@ -20,10 +22,10 @@ import { buildOpenApiDocument } from './openapi/document';
 import type { KeyValueStore } from './redis/key-value-store';
 import { createMemoryStore } from './redis/memory-store';
 import { createRedisStore } from './redis/redis-store';
-import { probesRouter } from './routes/probes';
-import { internalApiRouter } from './routes/internal-api';
+import { apiRoutes } from './routes/api-routes';
 import { oidcAuthRoutes } from './routes/auth-routes';
-import { publicApi } from './routes/public-api';
+import { internalRoutes } from './routes/internal-routes';
+import { probeRoutes } from './routes/probes';
 import { startSandbox, type Sandbox } from './sandbox';
 import { createIdentitySource } from './session/identity';
 import { createOidcClient } from './session/oidc-client';
@@ -167,28 +169,41 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   };
   const notFound: RequestHandler = (req, _res, next) => next(new NotFound(`No route ${req.method} ${req.path}.`));
 
+  const forwarding = createForwarding({
+    logger,
+    sessions,
+    client,
+    backendToken,
+    cache,
+    adsScopedByUser: settings.cache.adsScope === 'user',
+    idempotency,
+    earnResolution,
+    programLanguages: settings.programLanguages,
+  });
+
   const publicApp = express();
   publicApp.disable('x-powered-by');
   publicApp.set('trust proxy', settings.trustProxy);
   publicApp.set('etag', false);
-  // What every request passes through, as one step (src/http/compose.ts).
-  publicApp.use(compose(requestId(), accessLog('public', logger, metrics), helmet(), refuseWhileDraining));
-  if (oidcClient) publicApp.use(oidcAuthRoutes({ settings, logger, store, sessions, client, oidcClient, rateLimits }));
+  publicApp.use(requestId(), accessLog('public', logger, metrics), helmet(), refuseWhileDraining);
   publicApp.use(
-    publicApi({
-      settings,
-      logger,
-      sessions,
-      identity,
-      client,
-      cache,
-      idempotency,
-      earnResolution,
-      rateLimits,
-      catalogue: settings.catalogue,
-      backendToken,
-      extraGetRoutes: { '/openapi.json': servePublicOpenApi },
-    }),
+    listenerRouter(
+      [{ prefix: '/api' }],
+      apiRoutes({
+        settings,
+        logger,
+        sessions,
+        identity,
+        client,
+        forwarding,
+        rateLimits,
+        catalogue: settings.catalogue,
+        extraRoutes: [
+          { path: '/api/openapi.json', methods: { GET: [servePublicOpenApi] } },
+          ...(oidcClient ? oidcAuthRoutes({ settings, logger, store, sessions, client, oidcClient, rateLimits }) : []),
+        ],
+      }),
+    ),
   );
   if (settings.demoPage) {
     // The demo page and the built browser client; from src/ and dist/ alike, both one level below the root.
@@ -201,11 +216,15 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
   const internalApp = express();
   internalApp.disable('x-powered-by');
   internalApp.set('etag', false);
-  internalApp.use(compose(requestId(), accessLog('internal', logger, metrics), helmet()));
-  internalApp.use(probesRouter({ store, metrics, lifecycle, ...(oidcClient ? { identityProvider: () => oidcClient.status() } : {}) }));
+  internalApp.use(requestId(), accessLog('internal', logger, metrics), helmet());
   internalApp.use(
-    '/internal',
-    internalApiRouter({ settings, logger, sessions, backendToken, idempotency, earnResolution, catalogue: settings.catalogue, purgeCache: () => cache.purge() }),
+    listenerRouter(
+      // The key is checked before resolution: an anonymous caller learns nothing, not even which paths exist.
+      [{ prefix: '/internal', before: [internalAuth(settings.internalApiKeys)] }],
+      [
+        ...probeRoutes({ store, metrics, lifecycle, ...(oidcClient ? { identityProvider: () => oidcClient.status() } : {}) }),
+        ...internalRoutes({ logger, sessions, forwarding, catalogue: settings.catalogue, purgeCache: () => cache.purge() })],
+    ),
   );
   internalApp.use(notFound);
   internalApp.use(errorHandler(logger));

@@ -22,7 +22,10 @@ async function main(): Promise<void> {
   }
   // Before the app's modules load: the instrumentations hook `node:http` and `redis` as they are
   // required. Without OTEL_EXPORTER_OTLP_ENDPOINT the SDK is not even loaded.
-  const tracing = tracingRequested(process.env) ? (await import('./observability/tracing-sdk')).startTracingSdk(process.env) : undefined;
+  // The route a request matched names its span; request-context.ts loads neither `node:http` nor `redis`.
+  const tracing = tracingRequested(process.env)
+    ? (await import('./observability/tracing-sdk')).startTracingSdk(process.env, (await import('./http/request-context')).matchedRouteOf)
+    : undefined;
   const { createApp } = await import('./app');
   const { listenService } = await import('./listen');
   const app = await createApp(settings, { tracing: tracing !== undefined });

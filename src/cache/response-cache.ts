@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { LRUCache } from 'lru-cache';
 import type { Settings } from '../config/settings';
 import { UpstreamError } from '../errors';
-import { JSON_TYPE, type HttpAnswer } from '../http/answer';
+import { JSON_TYPE, type HttpAnswer } from '../upstream/http-answer';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { recordCacheResult } from '../observability/tracing';

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { methodLabel } from '../observability/metric-labels';
+import { requestContextOf } from './request-context';
 
 /**
  * One log line and one histogram sample per answered request. The line holds
@@ -16,20 +17,21 @@ export function accessLog(listener: 'public' | 'internal', logger: Logger, metri
     const started = process.hrtime.bigint();
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = (res.locals.route as string | undefined) ?? 'unmatched';
+      const context = requestContextOf(res);
+      const route = context.route ?? 'unmatched';
       metrics.httpRequestDuration.observe({ listener, route, method: methodLabel(req.method), status: String(res.statusCode) }, seconds);
       if (route === '/healthz' || route === '/readyz' || route === '/metrics') return;
       const line: Record<string, unknown> = {
-        requestId: res.locals.requestId,
+        requestId: context.requestId,
         listener,
         method: req.method,
         route,
         status: res.statusCode,
         ms: Math.round(seconds * 1e6) / 1e3,
       };
-      if (res.locals.upstreamErrorCode !== undefined) line.upstreamErrorCode = res.locals.upstreamErrorCode;
-      if (res.locals.errorCode) line.error = res.locals.errorCode;
-      if (res.locals.callerKeyId) line.caller = res.locals.callerKeyId;
+      if (context.upstreamErrorCode !== undefined) line.upstreamErrorCode = context.upstreamErrorCode;
+      if (context.problemCode) line.error = context.problemCode;
+      if (context.callerKeyId) line.caller = context.callerKeyId;
       const tp = req.headers.traceparent;
       if (typeof tp === 'string' && tp.length <= 55) line.traceparent = tp;
       if (res.statusCode >= 500) lines.warn(line, 'request');

@@ -1,26 +1,6 @@
 import type { Request, Response } from 'express';
-import type { UpstreamAnswer } from '../upstream/client';
-import { businessStatus } from '../upstream/status-map';
-
-/**
- * An answer ready to send, in a form that can be stored and replayed
- * byte for byte (response cache, idempotency records).
- */
-export interface HttpAnswer {
-  readonly status: number;
-  readonly body: string;
-  readonly contentType: string;
-  readonly headers?: Readonly<Record<string, string>>;
-  /** The upstream errorCode behind it, when there was one. */
-  readonly errorCode?: number;
-}
-
-export const JSON_TYPE = 'application/json; charset=utf-8';
-
-/** The upstream's own answer (success or business refusal), status mapped per the contract. */
-export function answerFromUpstream(upstream: UpstreamAnswer, body: string = upstream.text): HttpAnswer {
-  return { status: businessStatus[upstream.errorCode] ?? 502, body, contentType: JSON_TYPE, errorCode: upstream.errorCode };
-}
+import type { HttpAnswer } from '../upstream/http-answer';
+import { requestContextOf } from './request-context';
 
 function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
@@ -28,10 +8,11 @@ function etagMatches(header: string | undefined, etag: string): boolean {
   return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag.replace(/^W\//, ''));
 }
 
+/** Writes an answer (`If-None-Match` against its `ETag` gives 304); HEAD gets the headers alone. */
 export function sendAnswer(req: Request, res: Response, answer: HttpAnswer): void {
   if (answer.headers) for (const [k, v] of Object.entries(answer.headers)) res.setHeader(k, v);
   if (!answer.headers || !('Cache-Control' in answer.headers)) res.setHeader('Cache-Control', 'no-store');
-  if (answer.errorCode !== undefined) res.locals.upstreamErrorCode = answer.errorCode;
+  if (answer.errorCode !== undefined) requestContextOf(res).upstreamErrorCode = answer.errorCode;
   const etag = answer.headers?.ETag;
   if (etag && answer.status === 200 && (req.method === 'GET' || req.method === 'HEAD') && etagMatches(req.headers['if-none-match'], etag)) {
     res.status(304).end();

@@ -4,8 +4,8 @@ import { bearerCredentialOf } from '../session/bearer-credential';
 
 export interface BrowserGuardOptions {
   readonly allowedOrigins: readonly string[];
-  /** The route (`res.locals.route`) where an ID token authenticates the connect: `IDENTITY_MODE=jwt` only. */
-  readonly idTokenRoute?: string | undefined;
+  /** The guarded route is the connect, where an ID token authenticates the request: `IDENTITY_MODE=jwt` only. */
+  readonly idTokenConnect?: boolean;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -26,12 +26,13 @@ function ownOrigin(req: Request): string | undefined {
  * instead of the cookie (`bearerCredentialOf`, the rule the session loaders
  * follow too) carries no ambient credential, so neither rule applies to it;
  * any other `Authorization` (one a browser adds by itself) changes nothing.
+ * Built per route: its options are the route's policy.
  */
 export function browserGuard(options: BrowserGuardOptions): RequestHandler {
   const allowed = new Set(options.allowedOrigins);
+  const idTokenConnect = options.idTokenConnect ?? false;
   return (req, res, next) => {
     const origin = req.headers.origin;
-    const idTokenConnect = options.idTokenRoute !== undefined && res.locals.route === options.idTokenRoute;
     const bearer = bearerCredentialOf(req, idTokenConnect) !== undefined;
     const isAllowedCrossOrigin = typeof origin === 'string' && allowed.has(origin);
 

@@ -1,7 +1,7 @@
 import type { Logger } from '../observability/logger';
 import { endpoint as catalogueEntry, type EndpointSpec } from '../upstream/catalogue';
 import type { UpstreamClient } from '../upstream/client';
-import { JSON_TYPE, type HttpAnswer } from './answer';
+import { JSON_TYPE, type HttpAnswer } from '../upstream/http-answer';
 import type { UnknownOutcomeResolution } from './idempotency';
 import { ErrorCode } from '../upstream/error-code';
 

@@ -4,7 +4,7 @@ import { BadRequest, ServiceError, UpstreamError, type CallOutcome } from '../er
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { KeyValueStore } from '../redis/key-value-store';
-import type { HttpAnswer } from './answer';
+import type { HttpAnswer } from '../upstream/http-answer';
 import { problemFor } from './problem';
 
 /**

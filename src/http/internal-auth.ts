@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { InternalApiKey } from '../config/settings';
 import { ServiceError } from '../errors';
+import { requestContextOf } from './request-context';
 
 /** A call on `/internal` without a key of `INTERNAL_API_KEYS`. */
 export class InvalidApiKey extends ServiceError {
@@ -36,8 +37,8 @@ export function callerKeyIdOf(entry: InternalApiKey): string {
  * for rotation). The digests are computed once here; a request hashes the key
  * it presents and compares it with every configured digest in constant time,
  * without stopping at the first match, so neither the content nor the position
- * of a key leaks through timing. On success `res.locals.callerKeyId` holds the
- * key's id (never the key), which the access log writes as `caller`.
+ * of a key leaks through timing. On success the request context's `callerKeyId`
+ * holds the key's id (never the key), which the access log writes as `caller`.
  *
  * @example
  * internalApp.use('/internal', internalAuth(settings.internalApiKeys), router);
@@ -65,7 +66,7 @@ export function internalAuth(keys: readonly InternalApiKey[]): RequestHandler {
       next(new InvalidApiKey('The API key is not one of INTERNAL_API_KEYS.'));
       return;
     }
-    res.locals.callerKeyId = found;
+    requestContextOf(res).callerKeyId = found;
     next();
   };
 }

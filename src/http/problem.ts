@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { BadRequest, InternalError, PayloadTooLarge, ServiceError, UnsupportedMediaType } from '../errors';
 import type { Logger } from '../observability/logger';
+import { requestContextOf } from './request-context';
 
 /** An RFC 9457 problem document. */
 export interface Problem {
@@ -26,12 +27,12 @@ export function problemFor(err: ServiceError, requestId: string): Problem {
 }
 
 export function sendProblem(res: Response, err: ServiceError): void {
-  const requestId = String(res.locals.requestId ?? '');
+  const context = requestContextOf(res);
   if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
-  res.locals.errorCode = err.code;
+  context.problemCode = err.code;
   // An error is about this request only; no cache may keep it.
   res.setHeader('Cache-Control', 'no-store');
-  res.status(err.status).type('application/problem+json').send(JSON.stringify(problemFor(err, requestId)));
+  res.status(err.status).type('application/problem+json').send(JSON.stringify(problemFor(err, context.requestId)));
 }
 
 interface BodyParserError extends Error {
@@ -75,7 +76,7 @@ const REMINDER_EVERY_MS = 10_000;
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   const reminders = new Map<string, { at: number; suppressed: number }>();
-  const remind = (err: ServiceError, requestId: unknown): void => {
+  const remind = (err: ServiceError, requestId: string): void => {
     const now = Date.now();
     const last = reminders.get(err.code);
     if (last && now - last.at < REMINDER_EVERY_MS) {
@@ -90,16 +91,17 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       next(err);
       return;
     }
+    const { requestId } = requestContextOf(res);
     let known: ServiceError | undefined;
     if (err instanceof ServiceError) known = err;
     else if (err && typeof err === 'object' && ('type' in err || 'status' in err)) known = fromBodyParser(err as BodyParserError);
     if (!known) {
-      logger.error({ err, requestId: res.locals.requestId, path: req.path }, 'unexpected error');
+      logger.error({ err, requestId, path: req.path }, 'unexpected error');
       known = new InternalError('The service failed to handle this request.', { cause: err });
     } else if (known.outage) {
-      remind(known, res.locals.requestId);
+      remind(known, requestId);
     } else if (known.status >= 500) {
-      logger.warn({ err: { code: known.code, message: known.message, cause: causeSummary(known.cause) }, requestId: res.locals.requestId }, known.title);
+      logger.warn({ err: { code: known.code, message: known.message, cause: causeSummary(known.cause) }, requestId }, known.title);
     }
     sendProblem(res, known);
   };

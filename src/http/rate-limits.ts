@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import { passThrough } from './compose';
 import { ipKeyGenerator, rateLimit, type ClientRateLimitInfo, type Logger as LimiterLogger, type Options, type Store } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Settings } from '../config/settings';
@@ -9,10 +8,19 @@ import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { KeyValueStore } from '../redis/key-value-store';
 import type { RedisKeyValueStore } from '../redis/redis-store';
-import type { RateLimits } from '../routes/public-api';
 import type { Sessions } from '../session/sessions';
 
 export type LimitName = 'ip' | 'connect' | 'mutation';
+
+/** The limits of `/api`, each a step of the routes it applies to; absent when the limits are off, so they cost no step. */
+export interface RateLimits {
+  /** Every /api request, per client IP. */
+  readonly perIp?: RequestHandler;
+  /** Connects, per client IP. */
+  readonly connect?: RequestHandler;
+  /** Mutations, per session. */
+  readonly mutation?: RequestHandler;
+}
 
 export interface RateLimitsOptions {
   readonly settings: Settings;
@@ -102,13 +110,13 @@ function limiterLogger(logger: Logger, limit: LimitName): LimiterLogger {
  *
  * @example
  * const rateLimits = createRateLimits({ settings, store, sessions, metrics, logger });
- * publicApi({ ..., rateLimits });
+ * apiRoutes({ ..., rateLimits });
  */
 export function createRateLimits(options: RateLimitsOptions): RateLimits {
   const { settings, store, sessions, metrics, logger } = options;
   const s = settings.rateLimit;
   if (!s.enabled) {
-    return { perIp: passThrough, connect: passThrough, mutation: passThrough };
+    return {};
   }
   if (settings.trustProxy === true || typeof settings.trustProxy === 'number') {
     logger.warn(

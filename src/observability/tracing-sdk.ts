@@ -4,6 +4,9 @@ import { RedisInstrumentation } from '@opentelemetry/instrumentation-redis';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { Environment } from './tracing';
 
+/** The route template a request matched (`/api/gift/list`), read from the answer; undefined when none matched. */
+export type MatchedRoute = (res: ServerResponse | IncomingMessage) => string | undefined;
+
 /** The running OpenTelemetry SDK: `shutdown()` exports the spans still buffered. */
 export interface TracingSdk {
   shutdown(): Promise<void>;
@@ -33,7 +36,7 @@ const REDACTED_QUERY_PARAMETERS = ['code', 'state', 'token', 'access_token', 'id
  * Must run before the modules it instruments (`node:http`, `redis`) are loaded: server.ts calls
  * it first and loads the app afterwards.
  */
-export function startTracingSdk(env: Environment): TracingSdk {
+export function startTracingSdk(env: Environment, matchedRoute: MatchedRoute): TracingSdk {
   const named = Boolean(env.OTEL_SERVICE_NAME?.trim()) || /(^|,)\s*service\.name\s*=/.test(env.OTEL_RESOURCE_ATTRIBUTES ?? '');
   const sdk = new NodeSDK({
     ...(named ? {} : { serviceName: 'miles-bff' }),
@@ -43,7 +46,7 @@ export function startTracingSdk(env: Environment): TracingSdk {
         ignoreIncomingRequestHook: (req: IncomingMessage) => UNTRACED_PATHS.has((req.url ?? '').split('?', 1)[0] ?? ''),
         redactedQueryParamsServer: REDACTED_QUERY_PARAMETERS,
         applyCustomAttributesOnSpan: (span, req, res) => {
-          const route = routeOf(res);
+          const route = matchedRoute(res);
           if (route === undefined) return;
           span.setAttribute('http.route', route);
           span.updateName(`${(req as IncomingMessage).method ?? 'GET'} ${route}`);
@@ -56,10 +59,4 @@ export function startTracingSdk(env: Environment): TracingSdk {
   });
   sdk.start();
   return { shutdown: () => sdk.shutdown() };
-}
-
-/** The route template the routers recorded (`res.locals.route`), when one matched. */
-function routeOf(res: ServerResponse | IncomingMessage): string | undefined {
-  const route = (res as { locals?: { route?: unknown } }).locals?.route;
-  return typeof route === 'string' ? route : undefined;
 }

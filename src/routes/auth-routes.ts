@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import express, { type Request, type RequestHandler, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { parse as parseCookies } from 'cookie';
 import type { Settings } from '../config/settings';
-import { BadRequest, MethodNotAllowed, SignInRefused, type SignInFailure } from '../errors';
-import { wrap, type AsyncHandler } from '../http/async-handler';
-import { chainOf, runChain } from '../http/compose';
+import { BadRequest, SignInRefused, type SignInFailure } from '../errors';
+import type { RateLimits } from '../http/rate-limits';
+import { requestContextOf } from '../http/request-context';
 import { traceparentOf } from '../http/request-id';
 import { safeReturnTo } from '../http/return-to';
+import type { Route } from '../http/router';
 import type { Logger } from '../observability/logger';
 import type { KeyValueStore } from '../redis/key-value-store';
 import { createConnectUser } from '../session/connect-user';
@@ -15,6 +16,7 @@ import type { LoginChecks, OidcClient } from '../session/oidc-client';
 import { createOidcSessionIndex } from '../session/oidc-session-index';
 import type { Sessions } from '../session/sessions';
 import type { UpstreamClient } from '../upstream/client';
+import { ErrorCode } from '../upstream/error-code';
 
 export interface AuthRoutesDeps {
   readonly settings: Settings;
@@ -25,8 +27,10 @@ export interface AuthRoutesDeps {
   /** The upstream client: the callback's connect and the logout's `user/logout`. */
   readonly client: UpstreamClient;
   /** Every request to these routes, per client IP; the callback also counts as a connect. */
-  readonly rateLimits?: { readonly perIp: RequestHandler; readonly connect: RequestHandler };
+  readonly rateLimits?: RateLimits;
 }
+
+type AsyncHandler = (req: Request, res: Response) => Promise<void>;
 
 /** A sign-in in progress, as kept in the store under the login cookie's id. */
 interface PendingLogin extends LoginChecks {
@@ -43,7 +47,7 @@ export const OIDC_EXTRA = { sid: 'oidcSid', sub: 'oidcSub', idToken: 'oidcIdToke
  * `X-CSRF` and `Origin` rules do not apply to them (by route): `state` bound to a short-lived
  * HttpOnly cookie, the nonce, PKCE and the logout token's signature protect them instead.
  */
-export function oidcAuthRoutes(deps: AuthRoutesDeps): RequestHandler {
+export function oidcAuthRoutes(deps: AuthRoutesDeps): Route[] {
   const { settings, logger, store, sessions, oidcClient } = deps;
   const oidc = settings.identity.oidc;
   if (!oidc) throw new Error('oidcAuthRoutes: IDENTITY_MODE=oidc settings are missing');
@@ -63,7 +67,7 @@ export function oidcAuthRoutes(deps: AuthRoutesDeps): RequestHandler {
     res.redirect(302, location);
   }
   function signInFailed(req: Request, res: Response, reason: SignInFailure, cause?: unknown): void {
-    logger.warn({ requestId: res.locals.requestId, reason, err: cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : undefined }, 'sign-in refused');
+    logger.warn({ requestId: requestContextOf(res).requestId, reason, err: cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : undefined }, 'sign-in refused');
     redirect(res, `/?signin_error=${encodeURIComponent(reason)}`);
   }
 
@@ -126,10 +130,11 @@ export function oidcAuthRoutes(deps: AuthRoutesDeps): RequestHandler {
       identity,
       fields: {},
       transport: 'cookie',
-      requestId: res.locals.requestId as string,
+      requestId: requestContextOf(res).requestId,
       traceparent: traceparentOf(req.headers.traceparent),
       extra: { [OIDC_EXTRA.sub]: sub, [OIDC_EXTRA.idToken]: idToken, ...(sid ? { [OIDC_EXTRA.sid]: sid } : {}) },
     });
+    requestContextOf(res).upstreamErrorCode = outcome.connected ? ErrorCode.Ok : outcome.upstream.errorCode;
     if (!outcome.connected) {
       signInFailed(req, res, 'upstream_refused');
       return;
@@ -148,8 +153,8 @@ export function oidcAuthRoutes(deps: AuthRoutesDeps): RequestHandler {
     if (record) {
       const userToken = sessions.userTokenOf(req);
       if (userToken && logoutEndpoint) {
-        const upstream = await deps.client.call({ endpoint: logoutEndpoint, sub: userToken, body: {}, requestId: res.locals.requestId as string });
-        res.locals.upstreamErrorCode = upstream.errorCode;
+        const upstream = await deps.client.call({ endpoint: logoutEndpoint, sub: userToken, body: {}, requestId: requestContextOf(res).requestId });
+        requestContextOf(res).upstreamErrorCode = upstream.errorCode;
       }
       await sessions.endCurrent(req, res, 'logout');
       await sessions.revokeUser(record.user.partnerClientId, 'logout');
@@ -175,33 +180,20 @@ export function oidcAuthRoutes(deps: AuthRoutesDeps): RequestHandler {
     const ids = await sessionIndex.sessionsOf(subject);
     const ended = await sessions.revokeSessions(ids, 'provider-logout');
     await sessionIndex.forget(subject, ids);
-    logger.info({ requestId: res.locals.requestId, ended }, 'back-channel logout');
+    logger.info({ requestId: requestContextOf(res).requestId, ended }, 'back-channel logout');
     res.setHeader('Cache-Control', 'no-store');
     res.status(200).end();
   };
 
-  const limits = deps.rateLimits;
+  const limits = deps.rateLimits ?? {};
+  const perIp = limits.perIp ? [limits.perIp] : [];
+  const connectLimit = limits.connect ? [limits.connect] : [];
   const form = express.urlencoded({ extended: false, limit: '16kb', type: 'application/x-www-form-urlencoded' });
-  const routes = new Map<string, { readonly method: string; readonly chain: readonly RequestHandler[] }>([
-    ['/api/auth/login', { method: 'GET', chain: chainOf(...(limits ? [limits.perIp] : []), wrap(login)) }],
-    ['/api/auth/callback', { method: 'GET', chain: chainOf(...(limits ? [limits.perIp, limits.connect] : []), sessions.load, wrap(callback)) }],
-    ['/api/auth/logout', { method: 'GET', chain: chainOf(...(limits ? [limits.perIp] : []), sessions.load, wrap(logout)) }],
-    ['/api/auth/backchannel-logout', { method: 'POST', chain: chainOf(...(limits ? [limits.perIp] : []), form, wrap(backchannelLogout)) }],
-  ]);
-
-  return (req, res, next) => {
-    const route = routes.get(req.path);
-    if (!route) {
-      next();
-      return;
-    }
-    res.locals.route = req.path;
-    // No HEAD: a HEAD of the login or the callback would start or use up a sign-in.
-    if (req.method !== route.method) {
-      res.setHeader('Allow', route.method);
-      next(new MethodNotAllowed(`${req.method} is not allowed on ${req.path}.`));
-      return;
-    }
-    runChain(route.chain, req, res, next);
-  };
+  // Their own guard: the per-IP limit only. No HEAD: a HEAD of the login or the callback would start or use up a sign-in.
+  return [
+    { path: '/api/auth/login', guard: perIp, head: false, methods: { GET: [login] } },
+    { path: '/api/auth/callback', guard: perIp, head: false, methods: { GET: [...connectLimit, sessions.load, callback] } },
+    { path: '/api/auth/logout', guard: perIp, head: false, methods: { GET: [sessions.load, logout] } },
+    { path: '/api/auth/backchannel-logout', guard: perIp, methods: { POST: [form, backchannelLogout] } },
+  ];
 }

@@ -1,4 +1,5 @@
-import express, { type Router } from 'express';
+import type { Request, Response } from 'express';
+import type { Route } from '../http/router';
 import type { Lifecycle } from '../lifecycle';
 import type { Metrics } from '../observability/metrics';
 import type { KeyValueStore } from '../redis/key-value-store';
@@ -17,14 +18,11 @@ export interface ProbeDeps {
  * `/metrics`; internal listener only. A provider lost after its discovery keeps the replica ready:
  * sessions go on, and what was discovered stays in use.
  */
-export function probesRouter(deps: ProbeDeps): Router {
-  const router = express.Router({ caseSensitive: true, strict: true });
-  router.get('/healthz', (_req, res) => {
-    res.locals.route = '/healthz';
+export function probeRoutes(deps: ProbeDeps): Route[] {
+  const healthz = (_req: Request, res: Response): void => {
     res.status(200).json({ status: 'ok' });
-  });
-  router.get('/readyz', async (_req, res) => {
-    res.locals.route = '/readyz';
+  };
+  const readyz = async (_req: Request, res: Response): Promise<void> => {
     const checks: Record<string, string> = { settings: 'ok' };
     let ready = true;
     if (deps.lifecycle.draining) {
@@ -45,11 +43,14 @@ export function probesRouter(deps: ProbeDeps): Router {
     }
     if (!ready) res.setHeader('Retry-After', '2');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
-  });
-  router.get('/metrics', async (_req, res) => {
-    res.locals.route = '/metrics';
+  };
+  const metrics = async (_req: Request, res: Response): Promise<void> => {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
     res.end(await deps.metrics.registry.metrics());
-  });
-  return router;
+  };
+  return [
+    { path: '/healthz', methods: { GET: [healthz] } },
+    { path: '/readyz', methods: { GET: [readyz] } },
+    { path: '/metrics', methods: { GET: [metrics] } },
+  ];
 }

@@ -67,7 +67,6 @@ export function createConnectUser(deps: { readonly client: UpstreamClient; reado
       requestId: request.requestId,
       ...(request.traceparent ? { traceparent: request.traceparent } : {}),
     });
-    res.locals.upstreamErrorCode = upstream.errorCode;
     if (upstream.errorCode !== ErrorCode.Ok) return { connected: false, upstream };
     const data = upstream.envelope.data as Record<string, Record<string, unknown> | undefined> | undefined;
     const user = data?.[userField];

@@ -9,7 +9,7 @@ import {
   MilesNotConnectedError,
   MilesProblemError,
 } from '../../packages/client/src';
-import { clientEndpointTable } from '../../src/routes/public-api';
+import { clientEndpointTable } from '../../src/routes/api-routes';
 import { builtInCatalogue, frontEndpoints } from '../../src/upstream/catalogue';
 
 /** A fetch that records each request and answers from a script. */

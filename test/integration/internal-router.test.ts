@@ -1,19 +1,22 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import type { Settings } from '../../src/config/settings';
-import type { HttpAnswer } from '../../src/http/answer';
+import { createForwarding } from '../../src/http/forward';
 import type { Idempotency } from '../../src/http/idempotency';
+import { internalAuth } from '../../src/http/internal-auth';
 import { errorHandler } from '../../src/http/problem';
 import { requestId } from '../../src/http/request-id';
+import { listenerRouter } from '../../src/http/router';
 import { createLogger } from '../../src/observability/logger';
-import { internalApiRouter, type InternalApiDeps } from '../../src/routes/internal-api';
+import { internalRoutes } from '../../src/routes/internal-routes';
 import type { Sessions } from '../../src/session/sessions';
 import type { BackendToken } from '../../src/upstream/backend-token';
-import type { UpstreamCallInput } from '../../src/upstream/client';
+import { builtInCatalogue } from '../../src/upstream/catalogue';
+import type { UpstreamCallInput, UpstreamClient } from '../../src/upstream/client';
+import type { HttpAnswer } from '../../src/upstream/http-answer';
 
 /**
- * The internal router with its collaborators replaced: what it hands to the
+ * The internal routes with their collaborators replaced: what it hands to the
  * idempotency store and the cache, and which sessions it ends. The whole
  * service over HTTP is in internal-api.test.ts.
  */
@@ -60,17 +63,18 @@ async function harness(options: { errorCode?: number; purgeCache?: () => Promise
     },
   };
   const logger = createLogger({ level: 'silent' });
-  const deps: InternalApiDeps = {
-    settings: { internalApiKeys: [{ id: 'router-test', key: KEY }] } as unknown as Settings,
+  const forwarding = createForwarding({
     logger,
     sessions,
+    client: {} as UpstreamClient,
     backendToken,
     ...(options.withIdempotency ? { idempotency } : {}),
-    ...(options.purgeCache ? { purgeCache: options.purgeCache } : {}),
-  };
+    programLanguages: [],
+  });
+  const routes = internalRoutes({ logger, sessions, forwarding, catalogue: builtInCatalogue, ...(options.purgeCache ? { purgeCache: options.purgeCache } : {}) });
   const app = express();
   app.use(requestId());
-  app.use('/internal', internalApiRouter(deps));
+  app.use(listenerRouter([{ prefix: '/internal', before: [internalAuth([{ id: 'router-test', key: KEY }])] }], routes));
   app.use(errorHandler(logger));
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { cacheControlOf, cacheIdOf, createResponseCache, etagOf, isCacheable } from '../../../src/cache/response-cache';
 import { loadSettings } from '../../../src/config/load';
 import { SessionStoreUnavailable, UpstreamTimeout } from '../../../src/errors';
-import { JSON_TYPE, type HttpAnswer } from '../../../src/http/answer';
+import { JSON_TYPE, type HttpAnswer } from '../../../src/upstream/http-answer';
 import { createLogger } from '../../../src/observability/logger';
 import { createMetrics, type Metrics } from '../../../src/observability/metrics';
 import type { KeyValueStore } from '../../../src/redis/key-value-store';

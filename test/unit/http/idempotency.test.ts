@@ -11,7 +11,7 @@ import {
   UpstreamUnreachable,
   UpstreamUnreadable,
 } from '../../../src/errors';
-import { JSON_TYPE, type HttpAnswer } from '../../../src/http/answer';
+import { JSON_TYPE, type HttpAnswer } from '../../../src/upstream/http-answer';
 import { createIdempotency, IdempotencyInFlight, IdempotencyKeyReused, outcomeOfFailure, UpstreamOutcomeUnknown } from '../../../src/http/idempotency';
 import { createLogger } from '../../../src/observability/logger';
 import { createMetrics } from '../../../src/observability/metrics';

@@ -2,23 +2,22 @@ import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { InternalApiKey } from '../../../src/config/settings';
 import { callerKeyIdOf, internalAuth, InvalidApiKey, keyFingerprint } from '../../../src/http/internal-auth';
+import { requestContextOf } from '../../../src/http/request-context';
 
 const NAMED: InternalApiKey = { id: 'billing', key: 'billing-key-0123456789abcdefghij' };
 const BARE: InternalApiKey = { id: undefined, key: 'bare-key-0123456789abcdefghijklm' };
 
 interface Outcome {
   readonly error: unknown;
-  readonly locals: Record<string, unknown>;
+  readonly callerKeyId: string | undefined;
   readonly headers: Record<string, string>;
 }
 
 function run(keys: readonly InternalApiKey[], authorization: string | undefined): Outcome {
   const middleware = internalAuth(keys);
-  const locals: Record<string, unknown> = {};
   const headers: Record<string, string> = {};
   const req = { headers: authorization === undefined ? {} : { authorization } } as unknown as Request;
   const res = {
-    locals,
     setHeader(name: string, value: string) {
       headers[name.toLowerCase()] = value;
       return this;
@@ -28,7 +27,7 @@ function run(keys: readonly InternalApiKey[], authorization: string | undefined)
   middleware(req, res, (err?: unknown) => {
     error = err;
   });
-  return { error, locals, headers };
+  return { error, callerKeyId: requestContextOf(res).callerKeyId, headers };
 }
 
 describe('keyFingerprint', () => {
@@ -49,10 +48,10 @@ describe('internalAuth', () => {
   it('accepts every configured key and records its id', () => {
     const named = run([NAMED, BARE], `Bearer ${NAMED.key}`);
     expect(named.error).toBeUndefined();
-    expect(named.locals.callerKeyId).toBe('billing');
+    expect(named.callerKeyId).toBe('billing');
     const bare = run([NAMED, BARE], `Bearer ${BARE.key}`);
     expect(bare.error).toBeUndefined();
-    expect(bare.locals.callerKeyId).toBe(keyFingerprint(BARE.key));
+    expect(bare.callerKeyId).toBe(keyFingerprint(BARE.key));
   });
 
   it('takes the scheme case-insensitively', () => {
@@ -78,7 +77,7 @@ describe('internalAuth', () => {
     expect(out.error).toBeInstanceOf(InvalidApiKey);
     expect((out.error as InvalidApiKey).status).toBe(401);
     expect(out.headers['www-authenticate']).toMatch(/^Bearer realm=/);
-    expect(out.locals.callerKeyId).toBeUndefined();
+    expect(out.callerKeyId).toBeUndefined();
   });
 
   it('refuses every call when no key is configured', () => {

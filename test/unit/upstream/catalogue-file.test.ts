@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { loadSettings, SettingsError } from '../../../src/config/load';
 import { settingsByName } from '../../../src/config/settings-table';
 import { createLogger } from '../../../src/observability/logger';
-import { publicApi } from '../../../src/routes/public-api';
+import { createForwarding } from '../../../src/http/forward';
+import { apiRoutes } from '../../../src/routes/api-routes';
 import type { IdentitySource } from '../../../src/session/identity';
 import type { Sessions } from '../../../src/session/sessions';
 import { builtInCatalogue } from '../../../src/upstream/catalogue';
@@ -160,17 +161,22 @@ describe('the documented examples', () => {
   });
 });
 
-describe('the public router and a catalogue file', () => {
+describe('the public routes and a catalogue file', () => {
   it('refuses, when built, to serve an /api route signed with the back-end token without a token source', () => {
     const { catalogue } = applyCatalogueDocument({ endpoints: { 'user/ranking': { side: 'front', token: 'backend', exposeBackEndToBrowsers: true } } });
+    const settings = loadSettings({});
+    const logger = createLogger({ level: 'silent' });
+    const sessions = {} as Sessions;
+    const client = {} as UpstreamClient;
     const deps = {
-      settings: loadSettings({}),
-      logger: createLogger({ level: 'silent' }),
-      sessions: {} as Sessions,
+      settings,
+      logger,
+      sessions,
       identity: {} as IdentitySource,
-      client: {} as UpstreamClient,
+      client,
+      forwarding: createForwarding({ logger, sessions, client, programLanguages: settings.programLanguages }),
       catalogue,
     };
-    expect(() => publicApi(deps)).toThrow('publicApi: user/ranking is signed with the back-end token, and no backendToken was given');
+    expect(() => apiRoutes(deps)).toThrow('user/ranking is signed with the back-end token, and no backendToken was given');
   });
 });
