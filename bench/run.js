@@ -24,8 +24,9 @@
  * Flags: --rounds=3, --quick (short runs), --only=getprog,session-read,…,
  * --connections=50, --duration=5 (s per measure), --soak=200000 (requests; 0
  * skips), --no-log-compare, --json=FILE, --doc (rewrites the figures in
- * docs/benchmarks.md), --cpu-prof (profiles the service A; files in
- * bench/profiles/), --log-level=info, --targets=service,bare,proxy,direct,
+ * docs/benchmarks.md), --cpu-prof (profiles the service A and the baselines'
+ * process; files in bench/profiles/), --trace-gc (the services' V8 GC trace,
+ * summarised; files in bench/profiles/gc/), --log-level=info, --targets=service,bare,proxy,direct,
  * --node-args='…' (node flags of A), --node-options='…' (the NODE_OPTIONS of A
  * and B; the Dockerfile's by default), --service-root=DIR (B: the service built
  * in another checkout), --b-node-args='…' (node flags of B; B is this checkout's
@@ -40,7 +41,7 @@ const { createClient } = require('redis');
 const { runLoad, runPaced } = require('./lib/load');
 const { sampleProcesses, startHelper, stopHelper, startService, waitForQuiet, ROOT } = require('./lib/procs');
 const { signedRequest } = require('./lib/sign');
-const { summariseProfiles } = require('./lib/profile');
+const { summariseProfiles, summariseGcTrace } = require('./lib/profile');
 const { scrape, delta } = require('./lib/service-metrics');
 const { roundOrder, aggregate } = require('./lib/rounds');
 const { evaluate, renderMarkdown, machine } = require('./lib/report');
@@ -52,7 +53,9 @@ const BASELINES = ['bare', 'proxy', 'direct'];
 const TARGETS = [...SERVICES, ...BASELINES];
 /** The scenarios the access log's cost is measured on (service-warn's). */
 const LOG_SCENARIOS = ['getprog', 'session-read'];
-const profileDir = path.join(ROOT, 'bench', 'profiles');
+const profileDir = path.join(ROOT, 'bench', 'profiles', 'service');
+const baselineProfileDir = path.join(ROOT, 'bench', 'profiles', 'baselines');
+const traceDir = path.join(ROOT, 'bench', 'profiles', 'gc');
 const SERVICE_USERS = 200;
 
 /** The NODE_OPTIONS the service's image sets (Dockerfile `ENV NODE_OPTIONS=…`), '' when none. */
@@ -88,6 +91,7 @@ function parseArgs(argv) {
     json: value('json', ''),
     doc: flag('doc'),
     cpuProf: flag('cpu-prof'),
+    traceGc: flag('trace-gc'),
     logLevel: value('log-level', 'info'),
     rateLimits: flag('rate-limits'),
     pacedShare: Number(value('paced-share', 0.25)),
@@ -221,7 +225,7 @@ async function runBench(opts) {
     NODE_OPTIONS: opts.nodeOptions,
   });
   const running = {};
-  const results = { runId, machine: machine(redis.version), options: opts, scenarios: {}, soak: {}, rounds: [] };
+  const results = { runId, machine: machine(redis.version), options: opts, scenarios: {}, soak: {}, rounds: [], served: {} };
   /** Stops every process this run started and deletes its Redis keys; also on Ctrl-C. */
   let cleaning;
   let redisClient;
@@ -252,7 +256,10 @@ async function runBench(opts) {
     const contexts = {};
     for (const name of services) {
       const v = variants[name];
-      running[name] = await startService(serviceEnv(v), { root: v.root, nodeArgs: v.nodeArgs });
+      // --trace-gc: V8 prints each collection on stdout, kept in a file beside the profiles (with the access log).
+      const stdoutFile = opts.traceGc ? path.join(traceDir, `${name}.stdout`) : undefined;
+      if (stdoutFile) fs.mkdirSync(traceDir, { recursive: true });
+      running[name] = await startService(serviceEnv(v), { root: v.root, nodeArgs: [...v.nodeArgs, ...(opts.traceGc ? ['--trace-gc'] : [])], stdoutFile });
       contexts[name] = { ...ctx, runId: `${runId}${v.letter}`, serviceUsers: await connectServiceUsers(running[name].origin, `${runId}${v.letter}`, SERVICE_USERS) };
     }
     ctx.upstreamUsers = await connectUpstreamUsers(upstreamOrigin, ctx, SERVICE_USERS);
@@ -266,7 +273,8 @@ async function runBench(opts) {
       for (const s of chosen) routes.push({ ...s.bareRoute, body: await sampleAnswer(sampler.origin, s.serviceRequests(contexts.service ?? Object.values(contexts)[0])) });
       results.bodyBytes = Object.fromEntries(chosen.map((s, i) => [s.id, Buffer.byteLength(routes[i].body)]));
     }
-    helpers.baselines = await startHelper('baselines.js', { BENCH_UPSTREAM_ORIGIN: upstreamOrigin }, { routes });
+    const baselineArgs = opts.cpuProf ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${baselineProfileDir}`] : process.execArgv;
+    helpers.baselines = await startHelper('baselines.js', { BENCH_UPSTREAM_ORIGIN: upstreamOrigin }, { routes }, baselineArgs);
     const origins = {
       bare: `http://127.0.0.1:${helpers.baselines.barePort}`,
       proxy: `http://127.0.0.1:${helpers.baselines.proxyPort}`,
@@ -290,10 +298,14 @@ async function runBench(opts) {
     async function measure(target, scenario, { rate, label }) {
       const c = contexts[target] ?? contexts.service ?? Object.values(contexts)[0] ?? ctx;
       const requests = () => (SERVICES.includes(target) || target === 'bare' ? scenario.serviceRequests(c) : scenario.upstreamRequests(ctx));
-      const load = (seconds) =>
-        rate
-          ? runPaced({ origin: origins[target], requests: requests(), connections: opts.connections, rate, duration: seconds })
-          : runLoad({ origin: origins[target], requests: requests(), connections: opts.connections, duration: seconds });
+      const load = async (seconds) => {
+        const r = rate
+          ? await runPaced({ origin: origins[target], requests: requests(), connections: opts.connections, rate, duration: seconds })
+          : await runLoad({ origin: origins[target], requests: requests(), connections: opts.connections, duration: seconds });
+        // Requests each process served, warm-ups included: a profile's time per request.
+        results.served[target] = (results.served[target] ?? 0) + r.total;
+        return r;
+      };
       // The rounds, not retries, answer the machine's drift: a short wait for quiet, and one measure.
       const quiet = await waitForQuiet({ maxWaitMs: opts.quick ? 1000 : 3000 });
       await load(opts.warmup);
@@ -394,7 +406,12 @@ async function main() {
   const results = await runBench(opts);
   const table = renderMarkdown(results);
   console.log(table);
-  if (opts.cpuProf) console.log(summariseProfiles(profileDir, { requests: results.servedRequests }));
+  if (opts.cpuProf) {
+    console.log(`Service A:\n${summariseProfiles(profileDir, { requests: results.servedRequests })}`);
+    const baselineRequests = (results.served.bare ?? 0) + (results.served.proxy ?? 0);
+    if (baselineRequests) console.log(`\nBaselines process (bare handler and proxy):\n${summariseProfiles(baselineProfileDir, { requests: baselineRequests })}`);
+  }
+  if (opts.traceGc) for (const name of SERVICES) if (fs.existsSync(path.join(traceDir, `${name}.stdout`))) console.log(summariseGcTrace(name, path.join(traceDir, `${name}.stdout`)));
   if (opts.json) fs.writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
   if (opts.doc) writeDoc(table);
   if (results.targets.some((t) => t.met === false && !t.variant)) process.exitCode = 2;

@@ -118,11 +118,12 @@ function freePort() {
   });
 }
 
-/** Forks a helper server (bench/servers/*.js); resolves with its child and its `ready` message. */
-function startHelper(script, env, firstMessage) {
+/** Forks a helper server (bench/servers/*.js) with node flags `execArgv`; resolves with its child and its `ready` message. */
+function startHelper(script, env, firstMessage, execArgv = process.execArgv) {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, '..', 'servers', script), [], {
       env: { ...process.env, ...env },
+      execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const onExit = (code) => reject(new Error(`${script} exited (${code}) before it was ready`));

@@ -124,7 +124,7 @@ function renderMarkdown(results) {
       const f = row.saturated[t];
       const c = f.cpuUsPerRequest;
       const own = t.startsWith('service');
-      const commands = own ? Object.entries(f.redisPerRequest ?? {}).filter(([, v]) => v >= 0.005).map(([k, v]) => `${k} ${v}`).join(', ') : '';
+      const commands = own ? Object.entries(f.redisPerRequest ?? {}).filter(([, v]) => v >= 0.005).map(([k, v]) => `${k} ${Math.round(v * 100) / 100}`).join(', ') : '';
       const gc = own && f.gc ? [`${fmt(f.gc.fullGcs, 0)} (${list(f.rounds.map((r) => r.gc?.fullGcs), 0)})`, fmt(f.gc.gcMs, 1)] : ['', ''];
       lines.push(`| ${i === 0 ? id : ''} | ${NAMES[t]} | ${own ? fmt(c.service, 0) : ''} | ${fmt(c.upstream, 0)} | ${fmt(c.baselines, 0)} | ${fmt(c.redis, 0)} | ${fmt(c.loadgen, 0)} | ${commands} | ${gc[0]} | ${gc[1]} |`);
     });
