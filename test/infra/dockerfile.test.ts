@@ -64,10 +64,8 @@ function assignments(i: Instruction): [string, string][] {
     const [name = '', ...rest] = words(i.args);
     return [[name, rest.join(' ')]];
   }
-  return words(i.args).map((w) => {
-    const eq = w.indexOf('=');
-    return eq < 0 ? [w, ''] : [w.slice(0, eq), w.slice(eq + 1).replace(/^"|"$/g, '')];
-  });
+  // A double-quoted value may hold spaces (`ENV NODE_OPTIONS="--a=1 --b=2"`).
+  return [...i.args.matchAll(/([^\s=]+)(?:=("[^"]*"|\S*))?/g)].map((m): [string, string] => [m[1] ?? '', (m[2] ?? '').replace(/^"|"$/g, '')]);
 }
 
 function jsonForm(args: string): string[] {
@@ -204,6 +202,17 @@ describe('Dockerfile', () => {
     expect(limit).not.toBeNull();
     // Young generation, code, buffers and native memory come on top of the old space.
     expect(heapMb).toBeLessThanOrEqual(Number(limit![1]) * 0.6);
+  });
+
+  it('keeps the young generation small beside the bounded old space', () => {
+    const env = new Map(all(final, 'ENV').flatMap(assignments));
+    const options = env.get('NODE_OPTIONS') ?? '';
+    const heapMb = Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
+    const semiMb = Number(/--max-semi-space-size=(\d+)/.exec(options)?.[1]);
+    // Unset, a semi-space grows to 32 MB under load; once the old space plus it no longer fits the
+    // bound, V8 turns every scavenge into a full collection (docs/benchmarks.md, "The tail").
+    expect(semiMb).toBeGreaterThanOrEqual(1);
+    expect(semiMb).toBeLessThanOrEqual(heapMb / 8);
   });
 
   it('exposes PORT and INTERNAL_PORT at their defaults', () => {

@@ -376,6 +376,15 @@ describe.each(['base', 'overlays/production', 'overlays/development'])('rendered
     expect(heapMb).toBeLessThanOrEqual(limitMb * 0.6);
   });
 
+  it("keeps the image's small young generation beside the heap bound", () => {
+    const options = appContainer(objects).env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+    const image = /^ENV\s+NODE_OPTIONS=("?)(.*)\1\s*$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[2] ?? '';
+    // NODE_OPTIONS of the Deployment replaces the image's: the young generation's bound must come along.
+    const semi = (text: string): string | undefined => /--max-semi-space-size=(\d+)/.exec(text)?.[1];
+    expect(semi(image)).toBeDefined();
+    expect(semi(options)).toBe(semi(image));
+  });
+
   it('spreads the replicas over zones and nodes, as a preference', () => {
     const spread = (podSpecOf(deployment()) as { topologySpreadConstraints?: Record<string, unknown>[] }).topologySpreadConstraints ?? [];
     const podLabels = (deployment().spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
