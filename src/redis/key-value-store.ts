@@ -7,6 +7,16 @@
  * Every failure of the backing store is a `SessionStoreUnavailable`, raised
  * within the command timeout: callers never hang on a stalled Redis.
  */
+/**
+ * The text of a key's hash tag for an id. A Redis Cluster hashes a key on the text between its
+ * first `{` and the next `}`: an id holding braces would otherwise hash on a part of itself, and
+ * two ids differing only after a brace would share a slot and could collide. Braces and `%` are
+ * percent-encoded, so every id without them keeps its key.
+ */
+export function hashTag(id: string): string {
+  return id.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
 export interface SetOptions {
   /** Lifetime of the key, in milliseconds. */
   readonly ttlMs: number;

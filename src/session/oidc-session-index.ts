@@ -1,4 +1,4 @@
-import type { KeyValueStore } from '../redis/key-value-store';
+import { hashTag, type KeyValueStore } from '../redis/key-value-store';
 
 /**
  * Which of our sessions a provider session (`sid`) and a provider user (`sub`) opened, in the
@@ -14,8 +14,8 @@ export interface OidcSessionIndex {
 }
 
 export function createOidcSessionIndex(store: KeyValueStore, keyPrefix: string, lifetimeMs: number): OidcSessionIndex {
-  const sidKey = (sid: string): string => `${keyPrefix}oidc-sid:{${sid}}`;
-  const subKey = (sub: string): string => `${keyPrefix}oidc-sub:{${sub}}`;
+  const sidKey = (sid: string): string => `${keyPrefix}oidc-sid:{${hashTag(sid)}}`;
+  const subKey = (sub: string): string => `${keyPrefix}oidc-sub:{${hashTag(sub)}}`;
   const keysOf = (subject: { readonly sid?: string; readonly sub?: string }): string[] =>
     subject.sid ? [sidKey(subject.sid)] : subject.sub ? [subKey(subject.sub)] : [];
   return {

@@ -1,7 +1,7 @@
 import type { Cookie, SessionData } from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { LRUCache } from 'lru-cache';
-import type { KeyValueStore } from '../redis/key-value-store';
+import { hashTag, type KeyValueStore } from '../redis/key-value-store';
 import type { Identity } from './identity';
 import type { SessionTransport } from './ticket';
 
@@ -74,18 +74,9 @@ export interface SessionRecordsOptions {
   readonly now?: () => number;
 }
 
-/**
- * The hash tag of a user's index key. A Redis Cluster hashes a key on the text between its first
- * `{` and the next `}`: an id holding braces would otherwise hash on a part of itself. Braces and
- * `%` are percent-encoded, so every id without them (all of today's) keeps its key.
- */
-export function userTag(partnerClientId: string): string {
-  return partnerClientId.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
 /** The key of a user's session index. */
 export function userIndexKey(keyPrefix: string, partnerClientId: string): string {
-  return `${keyPrefix}user-sessions:{${userTag(partnerClientId)}}`;
+  return `${keyPrefix}user-sessions:{${hashTag(partnerClientId)}}`;
 }
 
 /**

@@ -84,7 +84,7 @@ export function zodObjectFor(set: FieldSet): z.ZodType<Record<string, unknown>> 
   for (const [name, use] of Object.entries(set)) {
     shape[name] = use.required ? zodFor(use.spec) : zodFor(use.spec).optional();
   }
-  return z.strictObject(shape) as unknown as z.ZodType<Record<string, unknown>>;
+  return z.strictObject(shape);
 }
 
 /**
