@@ -296,6 +296,10 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (waited === 'gave-up') return fetchAndStore(target, fetch, true);
     }
     try {
+      // Another replica may have written its entry and released the lock between our read of the
+      // entry and our taking of the lock: the entry is then there, and a second upstream call is not.
+      const written = await read(target).catch(() => undefined);
+      if (written && clock() < written.freshUntil) return { entry: written };
       return await fetchAndStore(target, fetch, true);
     } finally {
       await release(target, token);

@@ -308,6 +308,39 @@ describe('response cache over the in-process store', () => {
     expect(fetchB).toHaveBeenCalledTimes(1);
   });
 
+  it('across replicas: an entry written between the waiting one\'s read of it and its taking of the lock is used, not fetched again', async () => {
+    const store = createMemoryStore();
+    const a = setup({}, store);
+    const aDone = deferred<void>();
+    const bReadNothing = deferred<void>();
+    let entryReadsOfB = 0;
+    // B's second read of the entry (its first poll) finds nothing, and its answer arrives only after A
+    // has written the entry and released the lock: the interleaving two replicas can meet by chance.
+    const storeOfB: KeyValueStore = {
+      ...store,
+      get: async (key) => {
+        const value = await store.get(key);
+        if (key.includes(':cache:{') && value === null && ++entryReadsOfB === 2) {
+          bReadNothing.resolve();
+          await aDone.promise;
+        }
+        return value;
+      },
+    };
+    const b = setup({}, storeOfB);
+    const gate = deferred<HttpAnswer>();
+    const fromA = a.cache.serve(req, getprog, {}, '', () => gate.promise);
+    await new Promise((r) => setTimeout(r, 5));
+    const fetchB = jest.fn(async () => ok('{"errorCode":0,"errorMsg":"ok","data":{"from":"b"}}'));
+    const fromB = b.cache.serve(req, getprog, {}, '', fetchB);
+    await bReadNothing.promise;
+    gate.resolve(ok('{"errorCode":0,"errorMsg":"ok","data":{"from":"a"}}'));
+    expect((await fromA).body).toContain('"from":"a"');
+    aDone.resolve();
+    expect((await fromB).body).toContain('"from":"a"');
+    expect(fetchB).not.toHaveBeenCalled();
+  });
+
   it('per-user scope keeps users apart', async () => {
     const { cache } = setup();
     const fetch = jest.fn(async () => ok());
