@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Request } from 'express';
 import { LRUCache } from 'lru-cache';
 import type { Settings } from '../config/settings';
 import { UpstreamError } from '../errors';
@@ -18,7 +17,7 @@ import { ErrorCode } from '../upstream/error-code';
  * `Cache-Control`.
  */
 export interface ResponseCache {
-  serve(req: Request, endpoint: EndpointSpec, input: Readonly<Record<string, unknown>>, scope: string, fetch: () => Promise<HttpAnswer>): Promise<HttpAnswer>;
+  serve(endpoint: EndpointSpec, input: Readonly<Record<string, unknown>>, scope: string, fetch: () => Promise<HttpAnswer>): Promise<HttpAnswer>;
   /** Empties the cache; returns how many entries were dropped. */
   purge(): Promise<number>;
 }
@@ -140,7 +139,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  *
  * @example
  * const cache = createResponseCache({ settings, store, metrics, logger });
- * const answer = await cache.serve(req, endpoint('partner/getprog'), { lang: 'fr' }, '', () => callUpstream());
+ * const answer = await cache.serve(endpoint('partner/getprog'), { lang: 'fr' }, '', () => callUpstream());
  */
 export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
   const { settings, store, metrics, logger } = options;
@@ -378,7 +377,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   }
 
   return {
-    async serve(_req, endpoint, input, scope, fetch) {
+    async serve(endpoint, input, scope, fetch) {
       const target = targetOf(endpoint, input, scope);
       // A freshness of 0 turns the cache off for that policy.
       if (!target || target.policy.freshMs <= 0) return fetch();

@@ -219,7 +219,7 @@ export function createForwarding(deps: ForwardingDeps): Forwarding {
       const key = endpoint.idempotent ? idempotencyKeyOf(req.headers['idempotency-key']) : undefined;
       if (cache) {
         const scope = adsByUser ? (sessions.userOf(req)?.partnerClientId ?? '') : '';
-        answer = await cache.serve(req, endpoint, input, scope, exec);
+        answer = await cache.serve(endpoint, input, scope, exec);
       } else if (key !== undefined && idempotency) {
         const resolution = deps.earnResolution?.(endpoint, input, requestId);
         answer = await idempotency.run(callerScope(listener, req, context), key, requestFingerprint(endpoint.path, input), exec, requestId, resolution ? { resolution } : undefined);

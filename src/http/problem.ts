@@ -50,7 +50,7 @@ function fromBodyParser(err: BodyParserError): ServiceError | undefined {
       return new BadRequest('The body is not valid JSON.', { cause: err });
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new UnsupportedMediaType('Only UTF-8 JSON bodies are accepted.', { cause: err });
+      return new UnsupportedMediaType('The body\'s charset is not one JSON may be sent in: send UTF-8.', { cause: err });
     case 'request.aborted':
     case 'request.size.invalid':
     case 'stream.encoding.set':

@@ -1,4 +1,3 @@
-import type { Request } from 'express';
 import { cacheControlOf, cacheIdOf, createResponseCache, etagOf, isCacheable } from '../../../src/cache/response-cache';
 import { loadSettings } from '../../../src/config/load';
 import { SessionStoreUnavailable, UpstreamTimeout } from '../../../src/errors';
@@ -11,7 +10,6 @@ import { endpoint } from '../../../src/upstream/catalogue';
 
 const getprog = endpoint('partner/getprog');
 const adsNews = endpoint('ad/news');
-const req = {} as Request;
 const logger = createLogger({ level: 'silent' });
 
 const ok = (body = '{"errorCode":0,"errorMsg":"ok","data":{"n":1}}'): HttpAnswer => ({ status: 200, body, contentType: JSON_TYPE, errorCode: 0 });
@@ -102,19 +100,19 @@ describe('response cache: fresh entries reused in process (CACHE_LOCAL_MS)', () 
     const { store, reads } = countingStore();
     const { cache, clock, metrics } = setup({ CACHE_LOCAL_MS: '1000' }, store);
     const fetch = jest.fn(async () => ok());
-    await cache.serve(req, getprog, { lang: 'fr' }, '', fetch); // miss, stored
-    await cache.serve(req, getprog, { lang: 'fr' }, '', fetch); // hit, read from the store
+    await cache.serve(getprog, { lang: 'fr' }, '', fetch); // miss, stored
+    await cache.serve(getprog, { lang: 'fr' }, '', fetch); // hit, read from the store
     const afterFirstHit = reads();
     for (let i = 0; i < 5; i++) {
       clock.t += 150;
-      const hit = await cache.serve(req, getprog, { lang: 'fr' }, '', fetch);
+      const hit = await cache.serve(getprog, { lang: 'fr' }, '', fetch);
       expect(hit.headers?.ETag).toBe(etagOf(ok().body));
       // The remaining freshness is still counted from the stored entry.
       expect(hit.headers?.['Cache-Control']).toMatch(/^public, max-age=(10|9),/);
     }
     expect(reads()).toBe(afterFirstHit);
     clock.t += 300;
-    await cache.serve(req, getprog, { lang: 'fr' }, '', fetch);
+    await cache.serve(getprog, { lang: 'fr' }, '', fetch);
     expect(reads()).toBe(afterFirstHit + 1);
     expect(fetch).toHaveBeenCalledTimes(1);
     expect(await metric(metrics, 'hit')).toBe(7);
@@ -124,11 +122,11 @@ describe('response cache: fresh entries reused in process (CACHE_LOCAL_MS)', () 
     const { store, reads } = countingStore();
     const { cache, clock } = setup({ CACHE_LOCAL_MS: '10000', CACHE_TTL_GETPROG_SECONDS: '2' }, store);
     const fetch = jest.fn(async () => ok());
-    await cache.serve(req, getprog, {}, '', fetch);
-    await cache.serve(req, getprog, {}, '', fetch);
+    await cache.serve(getprog, {}, '', fetch);
+    await cache.serve(getprog, {}, '', fetch);
     const before = reads();
     clock.t += 2_500; // past freshness: stale, refreshed in the background
-    await cache.serve(req, getprog, {}, '', fetch);
+    await cache.serve(getprog, {}, '', fetch);
     expect(reads()).toBe(before + 1);
   });
 
@@ -136,17 +134,17 @@ describe('response cache: fresh entries reused in process (CACHE_LOCAL_MS)', () 
     const { store, reads } = countingStore();
     const { cache } = setup({ CACHE_LOCAL_MS: '1000' }, store);
     const fetch = jest.fn(async () => ok());
-    await cache.serve(req, getprog, {}, '', fetch);
-    await cache.serve(req, getprog, {}, '', fetch);
+    await cache.serve(getprog, {}, '', fetch);
+    await cache.serve(getprog, {}, '', fetch);
     await cache.purge();
-    await cache.serve(req, getprog, {}, '', fetch);
+    await cache.serve(getprog, {}, '', fetch);
     expect(fetch).toHaveBeenCalledTimes(2);
 
     const off = countingStore();
     const { cache: direct } = setup({ CACHE_LOCAL_MS: '0' }, off.store);
-    await direct.serve(req, getprog, {}, '', fetch);
+    await direct.serve(getprog, {}, '', fetch);
     const base = off.reads();
-    for (let i = 0; i < 3; i++) await direct.serve(req, getprog, {}, '', fetch);
+    for (let i = 0; i < 3; i++) await direct.serve(getprog, {}, '', fetch);
     expect(off.reads()).toBe(base + 3);
     expect(reads()).toBeGreaterThan(0);
   });
@@ -156,8 +154,8 @@ describe('response cache over the in-process store', () => {
   it('answers a hit from the cache, with ETag and Cache-Control', async () => {
     const { cache, metrics } = setup();
     const fetch = jest.fn(async () => ok());
-    const first = await cache.serve(req, getprog, { lang: 'fr' }, '', fetch);
-    const second = await cache.serve(req, getprog, { lang: 'fr' }, '', fetch);
+    const first = await cache.serve(getprog, { lang: 'fr' }, '', fetch);
+    const second = await cache.serve(getprog, { lang: 'fr' }, '', fetch);
     expect(fetch).toHaveBeenCalledTimes(1);
     expect(second.body).toBe(first.body);
     expect(second.headers?.ETag).toBe(etagOf(first.body));
@@ -169,18 +167,18 @@ describe('response cache over the in-process store', () => {
   it('keeps languages apart', async () => {
     const { cache } = setup();
     const fetch = jest.fn(async () => ok());
-    await cache.serve(req, getprog, { lang: 'fr' }, '', fetch);
-    await cache.serve(req, getprog, { lang: 'en' }, '', fetch);
-    await cache.serve(req, getprog, {}, '', fetch);
-    await cache.serve(req, getprog, {}, '', fetch);
+    await cache.serve(getprog, { lang: 'fr' }, '', fetch);
+    await cache.serve(getprog, { lang: 'en' }, '', fetch);
+    await cache.serve(getprog, {}, '', fetch);
+    await cache.serve(getprog, {}, '', fetch);
     expect(fetch).toHaveBeenCalledTimes(3);
   });
 
   it('never stores a refusal', async () => {
     const { cache } = setup();
     const fetch = jest.fn(async () => refused);
-    expect(await cache.serve(req, getprog, {}, '', fetch)).toBe(refused);
-    expect(await cache.serve(req, getprog, {}, '', fetch)).toBe(refused);
+    expect(await cache.serve(getprog, {}, '', fetch)).toBe(refused);
+    expect(await cache.serve(getprog, {}, '', fetch)).toBe(refused);
     expect(fetch).toHaveBeenCalledTimes(2);
   });
 
@@ -188,7 +186,7 @@ describe('response cache over the in-process store', () => {
     const { cache } = setup();
     const gate = deferred<HttpAnswer>();
     const fetch = jest.fn(() => gate.promise);
-    const all = Promise.all(Array.from({ length: 25 }, () => cache.serve(req, getprog, { lang: 'fr' }, '', fetch)));
+    const all = Promise.all(Array.from({ length: 25 }, () => cache.serve(getprog, { lang: 'fr' }, '', fetch)));
     await new Promise((r) => setTimeout(r, 20));
     gate.resolve(ok());
     const answers = await all;
@@ -200,7 +198,7 @@ describe('response cache over the in-process store', () => {
     const { cache } = setup();
     const gate = deferred<HttpAnswer>();
     const fetch = jest.fn(() => gate.promise);
-    const all = Promise.allSettled(Array.from({ length: 5 }, () => cache.serve(req, getprog, {}, '', fetch)));
+    const all = Promise.allSettled(Array.from({ length: 5 }, () => cache.serve(getprog, {}, '', fetch)));
     gate.reject(new UpstreamTimeout('slow', 'partner/getprog'));
     const results = await all;
     expect(results.every((r) => r.status === 'rejected')).toBe(true);
@@ -212,8 +210,8 @@ describe('response cache over the in-process store', () => {
     const gate = deferred<HttpAnswer>();
     const leader = jest.fn(() => gate.promise);
     const follower = jest.fn(async () => ok('{"errorCode":0,"errorMsg":"ok","data":{"ads":[]}}'));
-    const first = cache.serve(req, adsNews, {}, '', leader);
-    const second = cache.serve(req, adsNews, {}, '', follower);
+    const first = cache.serve(adsNews, {}, '', leader);
+    const second = cache.serve(adsNews, {}, '', follower);
     gate.resolve({ status: 401, body: '{"errorCode":3}', contentType: JSON_TYPE, errorCode: 3 });
     expect((await first).status).toBe(401);
     expect((await second).status).toBe(200);
@@ -222,11 +220,11 @@ describe('response cache over the in-process store', () => {
 
   it('stale-while-revalidate: answers the expired entry at once, with one refresh in the background', async () => {
     const { cache, clock, metrics } = setup();
-    await cache.serve(req, getprog, {}, '', async () => ok('{"errorCode":0,"errorMsg":"ok","data":{"v":1}}'));
+    await cache.serve(getprog, {}, '', async () => ok('{"errorCode":0,"errorMsg":"ok","data":{"v":1}}'));
     clock.t += 11_000;
     const gate = deferred<HttpAnswer>();
     const refresh = jest.fn(() => gate.promise);
-    const stale = await Promise.all(Array.from({ length: 5 }, () => cache.serve(req, getprog, {}, '', refresh)));
+    const stale = await Promise.all(Array.from({ length: 5 }, () => cache.serve(getprog, {}, '', refresh)));
     // Answered while the refresh is still waiting on the upstream.
     expect(stale.every((a) => a.body.includes('"v":1'))).toBe(true);
     expect(stale[0]!.headers?.['Cache-Control']).toMatch(/^public, max-age=0,/);
@@ -234,10 +232,10 @@ describe('response cache over the in-process store', () => {
     gate.resolve(ok('{"errorCode":0,"errorMsg":"ok","data":{"v":2}}'));
     // The refresh lands in the background; meanwhile and after, nothing else reaches the upstream.
     const unused = jest.fn(async () => ok());
-    let latest = await cache.serve(req, getprog, {}, '', unused);
+    let latest = await cache.serve(getprog, {}, '', unused);
     for (let i = 0; i < 200 && !latest.body.includes('"v":2'); i += 1) {
       await new Promise((r) => setTimeout(r, 5));
-      latest = await cache.serve(req, getprog, {}, '', unused);
+      latest = await cache.serve(getprog, {}, '', unused);
     }
     expect(latest.body).toContain('"v":2');
     expect(latest.headers?.['Cache-Control']).toMatch(/^public, max-age=10,/);
@@ -248,17 +246,17 @@ describe('response cache over the in-process store', () => {
 
   it('stale-if-error: keeps answering the stale entry while the refresh fails, and backs off', async () => {
     const { cache, clock, metrics } = setup();
-    await cache.serve(req, getprog, {}, '', async () => ok('{"errorCode":0,"errorMsg":"ok","data":{"v":1}}'));
+    await cache.serve(getprog, {}, '', async () => ok('{"errorCode":0,"errorMsg":"ok","data":{"v":1}}'));
     clock.t += 11_000;
     const failing = jest.fn(async (): Promise<HttpAnswer> => {
       throw new UpstreamTimeout('slow', 'partner/getprog');
     });
-    let answer = await cache.serve(req, getprog, {}, '', failing);
+    let answer = await cache.serve(getprog, {}, '', failing);
     expect(answer.body).toContain('"v":1');
     // Until the failed refresh has set its back-off, further requests see it running; then they see the back-off.
     for (let i = 0; i < 200 && (await metric(metrics, 'error-stale')) === 0; i += 1) {
       await new Promise((r) => setTimeout(r, 5));
-      answer = await cache.serve(req, getprog, {}, '', failing);
+      answer = await cache.serve(getprog, {}, '', failing);
       expect(answer.status).toBe(200);
       expect(answer.body).toContain('"v":1');
     }
@@ -268,10 +266,10 @@ describe('response cache over the in-process store', () => {
 
   it('past the stale window, an entry is a miss', async () => {
     const { cache, clock } = setup();
-    await cache.serve(req, getprog, {}, '', async () => ok());
+    await cache.serve(getprog, {}, '', async () => ok());
     clock.t += 111_000;
     const fetch = jest.fn(async () => ok());
-    await cache.serve(req, getprog, {}, '', fetch);
+    await cache.serve(getprog, {}, '', fetch);
     expect(fetch).toHaveBeenCalledTimes(1);
   });
 
@@ -282,9 +280,9 @@ describe('response cache over the in-process store', () => {
     const gate = deferred<HttpAnswer>();
     const fetchA = jest.fn(() => gate.promise);
     const fetchB = jest.fn(async () => ok('{"errorCode":0,"errorMsg":"ok","data":{"from":"b"}}'));
-    const fromA = a.cache.serve(req, getprog, {}, '', fetchA);
+    const fromA = a.cache.serve(getprog, {}, '', fetchA);
     await new Promise((r) => setTimeout(r, 5));
-    const fromB = b.cache.serve(req, getprog, {}, '', fetchB);
+    const fromB = b.cache.serve(getprog, {}, '', fetchB);
     await new Promise((r) => setTimeout(r, 30));
     gate.resolve(ok('{"errorCode":0,"errorMsg":"ok","data":{"from":"a"}}'));
     expect((await fromA).body).toContain('"from":"a"');
@@ -298,9 +296,9 @@ describe('response cache over the in-process store', () => {
     const b = setup({}, store);
     const gate = deferred<HttpAnswer>();
     const fetchB = jest.fn(async () => ok());
-    const fromA = a.cache.serve(req, getprog, {}, '', () => gate.promise);
+    const fromA = a.cache.serve(getprog, {}, '', () => gate.promise);
     await new Promise((r) => setTimeout(r, 5));
-    const fromB = b.cache.serve(req, getprog, {}, '', fetchB);
+    const fromB = b.cache.serve(getprog, {}, '', fetchB);
     await new Promise((r) => setTimeout(r, 20));
     gate.resolve(refused);
     expect((await fromA).status).toBe(400);
@@ -329,10 +327,10 @@ describe('response cache over the in-process store', () => {
     };
     const b = setup({}, storeOfB);
     const gate = deferred<HttpAnswer>();
-    const fromA = a.cache.serve(req, getprog, {}, '', () => gate.promise);
+    const fromA = a.cache.serve(getprog, {}, '', () => gate.promise);
     await new Promise((r) => setTimeout(r, 5));
     const fetchB = jest.fn(async () => ok('{"errorCode":0,"errorMsg":"ok","data":{"from":"b"}}'));
-    const fromB = b.cache.serve(req, getprog, {}, '', fetchB);
+    const fromB = b.cache.serve(getprog, {}, '', fetchB);
     await bReadNothing.promise;
     gate.resolve(ok('{"errorCode":0,"errorMsg":"ok","data":{"from":"a"}}'));
     expect((await fromA).body).toContain('"from":"a"');
@@ -344,33 +342,33 @@ describe('response cache over the in-process store', () => {
   it('per-user scope keeps users apart', async () => {
     const { cache } = setup();
     const fetch = jest.fn(async () => ok());
-    await cache.serve(req, adsNews, {}, 'alice', fetch);
-    await cache.serve(req, adsNews, {}, 'alice', fetch);
-    await cache.serve(req, adsNews, {}, 'bob', fetch);
+    await cache.serve(adsNews, {}, 'alice', fetch);
+    await cache.serve(adsNews, {}, 'alice', fetch);
+    await cache.serve(adsNews, {}, 'bob', fetch);
     expect(fetch).toHaveBeenCalledTimes(2);
-    expect((await cache.serve(req, adsNews, {}, 'bob', fetch)).headers?.['Cache-Control']).toBe('private, no-cache');
+    expect((await cache.serve(adsNews, {}, 'bob', fetch)).headers?.['Cache-Control']).toBe('private, no-cache');
   });
 
   it('purge drops every entry, and an answer fetched before the purge is not stored after it', async () => {
     const { cache } = setup();
-    await cache.serve(req, getprog, { lang: 'fr' }, '', async () => ok());
-    await cache.serve(req, getprog, { lang: 'en' }, '', async () => ok());
+    await cache.serve(getprog, { lang: 'fr' }, '', async () => ok());
+    await cache.serve(getprog, { lang: 'en' }, '', async () => ok());
     const gate = deferred<HttpAnswer>();
-    const inFlight = cache.serve(req, getprog, { lang: 'de' }, '', () => gate.promise);
+    const inFlight = cache.serve(getprog, { lang: 'de' }, '', () => gate.promise);
     expect(await cache.purge()).toBe(2);
     gate.resolve(ok());
     expect((await inFlight).status).toBe(200);
     const fetch = jest.fn(async () => ok());
-    await cache.serve(req, getprog, { lang: 'de' }, '', fetch);
-    await cache.serve(req, getprog, { lang: 'fr' }, '', fetch);
+    await cache.serve(getprog, { lang: 'de' }, '', fetch);
+    await cache.serve(getprog, { lang: 'fr' }, '', fetch);
     expect(fetch).toHaveBeenCalledTimes(2);
   });
 
   it('a freshness of 0 turns the cache off for that policy', async () => {
     const { cache } = setup({ CACHE_TTL_GETPROG_SECONDS: '0' });
     const fetch = jest.fn(async () => ok());
-    await cache.serve(req, getprog, {}, '', fetch);
-    await cache.serve(req, getprog, {}, '', fetch);
+    await cache.serve(getprog, {}, '', fetch);
+    await cache.serve(getprog, {}, '', fetch);
     expect(fetch).toHaveBeenCalledTimes(2);
   });
 });
@@ -390,9 +388,9 @@ describe('response cache when the store fails', () => {
     const store = failingStore();
     const { cache, metrics } = setup({}, store);
     const fetch = jest.fn(async () => ok());
-    expect((await cache.serve(req, getprog, {}, '', fetch)).status).toBe(200);
+    expect((await cache.serve(getprog, {}, '', fetch)).status).toBe(200);
     const callsAfterFirst = store.calls;
-    expect((await cache.serve(req, getprog, {}, '', fetch)).status).toBe(200);
+    expect((await cache.serve(getprog, {}, '', fetch)).status).toBe(200);
     expect(store.calls).toBe(callsAfterFirst);
     expect(fetch).toHaveBeenCalledTimes(2);
     expect(await metric(metrics, 'bypass')).toBe(2);
