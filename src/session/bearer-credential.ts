@@ -7,7 +7,7 @@ export const SESSION_TOKEN_PREFIX = 'mbs.';
  * A credential the request carries in `Authorization: Bearer`, that will authenticate it instead
  * of the session cookie:
  * - `session-token`: the mobile transport's session token (`mbs.` + the signed session id); the
- *   session loaders then read that session and never the cookie;
+ *   session loader then reads that session and never the cookie;
  * - `id-token`: the partner's ID token, on the connect of `IDENTITY_MODE=jwt`.
  */
 export type BearerCredential =
@@ -19,8 +19,8 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
  * The one rule for which requests are authenticated by a bearer credential, shared by the browser
- * guard (which exempts exactly these from the ambient-credential checks) and the session loaders
- * and identity source (which serve exactly these without the cookie). Any other `Authorization`
+ * guard (which exempts exactly these from the ambient-credential checks), the session loader
+ * and the identity source (which serve exactly these without the cookie). Any other `Authorization`
  * (Basic, Digest, NTLM or Negotiate that a browser adds by itself, a malformed or unknown bearer)
  * is no credential of ours: the cookie serves the request and every browser check applies.
  *
