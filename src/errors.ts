@@ -163,6 +163,11 @@ export class IdentityProviderUnavailable extends ServiceError {
   override get retryAfterSeconds(): number {
     return 5;
   }
+  // Every sign-in meets it alike until discovery succeeds, and the relying party logs each
+  // failed attempt of its backoff: the error handler only recalls it now and then.
+  override get outage(): boolean {
+    return true;
+  }
 }
 
 /**
