@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { startTestService, type TestService } from '../helpers/service';
-import { freePort, OIDC_TEST_USER, oidcEnv, startTestProvider, type TestProvider } from '../helpers/oidc-provider';
+import { freePort, identityProviderReady, OIDC_TEST_USER, oidcEnv, startTestProvider, type TestProvider } from '../helpers/oidc-provider';
 import { balanceShown, buildClient, collectPageErrors, launchChromium, openDemo, type Browser } from './browser';
 
 const SETUP_TIMEOUT_MS = 120_000;
@@ -25,11 +25,7 @@ describe('OpenID Connect sign-in in headless Chromium', () => {
     origin = `http://localhost:${port}`;
     provider = await startTestProvider({ serviceOrigin: origin, backchannelOrigin: `http://127.0.0.1:${port}` });
     svc = await startTestService({ port, env: { DEMO_PAGE: 'true', COOKIE_SECURE: 'false', ...oidcEnv(provider.issuer, origin) } });
-    for (;;) {
-      const ready = (await (await fetch(`${svc.internalUrl}/readyz`)).json()) as { checks: Record<string, string> };
-      if (ready.checks.identityProvider === 'ok') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await identityProviderReady(svc.internalUrl);
   }, SETUP_TIMEOUT_MS);
   afterAll(async () => {
     await svc?.close();

@@ -162,3 +162,12 @@ export async function signInAtProvider(authorizationUrl: string, providerJar: Co
   }
   return location;
 }
+
+/** Waits until the service's readiness says its OpenID Provider is discovered (discovery runs in the background). */
+export async function identityProviderReady(internalUrl: string): Promise<void> {
+  for (;;) {
+    const ready = (await (await fetch(`${internalUrl}/readyz`)).json()) as { checks: Record<string, string> };
+    if (ready.checks.identityProvider === 'ok') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

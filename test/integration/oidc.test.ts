@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { checkIdentityProvider } from '../../src/doctor/identity-provider';
 import { startTestService, type TestService } from '../helpers/service';
-import { CookieJar, freePort, getWith, OIDC_TEST_CLIENT, OIDC_TEST_USER, oidcEnv, signInAtProvider, startTestProvider, type TestProvider } from '../helpers/oidc-provider';
+import { CookieJar, freePort, identityProviderReady, getWith, OIDC_TEST_CLIENT, OIDC_TEST_USER, oidcEnv, signInAtProvider, startTestProvider, type TestProvider } from '../helpers/oidc-provider';
 
 /**
  * IDENTITY_MODE=oidc against a real OpenID Provider (oidc-provider in a child process), over real
@@ -20,12 +20,7 @@ describe('IDENTITY_MODE=oidc', () => {
     provider = await startTestProvider({ serviceOrigin: origin });
     // Every test signs in again from the one test address: the connect limit is not what is tested here.
     svc = await startTestService({ port, env: oidcEnv(provider.issuer, origin, { RATE_LIMIT_CONNECT_MAX: '1000', SESSION_MAX_PER_USER: '1000' }) });
-    // Discovery runs in the background; readiness says when it is done.
-    for (;;) {
-      const ready = (await (await fetch(`${svc.internalUrl}/readyz`)).json()) as { checks: Record<string, string> };
-      if (ready.checks.identityProvider === 'ok') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await identityProviderReady(svc.internalUrl);
   }, 60_000);
   afterAll(async () => {
     await svc?.close();
@@ -308,11 +303,7 @@ describe('IDENTITY_MODE=oidc with OIDC_ACCEPT_ID_TOKENS: native apps connect wit
       extraClients: [{ client_id: NATIVE.client_id, token_endpoint_auth_method: 'none', redirect_uris: [NATIVE.redirect], response_types: ['code'], grant_types: ['authorization_code'] }],
     });
     svc = await startTestService({ port, env: oidcEnv(provider.issuer, origin, { OIDC_ACCEPT_ID_TOKENS: 'true', OIDC_ID_TOKEN_AUDIENCES: NATIVE.client_id }) });
-    for (;;) {
-      const ready = (await (await fetch(`${svc.internalUrl}/readyz`)).json()) as { checks: Record<string, string> };
-      if (ready.checks.identityProvider === 'ok') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await identityProviderReady(svc.internalUrl);
   }, 60_000);
   afterAll(async () => {
     await svc?.close();

@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings, SettingsError } from '../../../src/config/load';
+import { loadSettings } from '../../../src/config/load';
+import { problemsOf } from '../../helpers/settings';
 
 /** The REDIS_* settings: REDIS_MODE and each mode's own, TLS, credentials, and their refusals. */
 const LIVE = {
@@ -13,16 +14,6 @@ const LIVE = {
   IDENTITY_MODE: 'header',
   TRUST_PROXY: '10.244.0.0/16',
 };
-
-function problemsOf(env: Record<string, string | undefined>): readonly string[] {
-  try {
-    loadSettings(env);
-    return [];
-  } catch (err) {
-    if (err instanceof SettingsError) return err.problems;
-    throw err;
-  }
-}
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
 

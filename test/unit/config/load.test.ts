@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings, SettingsError } from '../../../src/config/load';
+import { loadSettings } from '../../../src/config/load';
+import { problemsOf } from '../../helpers/settings';
 import { settingsTable } from '../../../src/config/settings-table';
 
 const LIVE = {
@@ -14,16 +15,6 @@ const LIVE = {
   IDENTITY_MODE: 'header',
   TRUST_PROXY: '10.244.0.0/16',
 };
-
-function problemsOf(env: Record<string, string | undefined>): readonly string[] {
-  try {
-    loadSettings(env);
-    return [];
-  } catch (err) {
-    if (err instanceof SettingsError) return err.problems;
-    throw err;
-  }
-}
 
 describe('settings', () => {
   it('runs on the embedded defaults with no settings at all', () => {

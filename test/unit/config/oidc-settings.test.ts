@@ -1,4 +1,5 @@
-import { loadSettings, SettingsError } from '../../../src/config/load';
+import { loadSettings } from '../../../src/config/load';
+import { problemsOf } from '../../helpers/settings';
 
 const base = {
   NODE_ENV: 'development',
@@ -7,16 +8,6 @@ const base = {
   OIDC_CLIENT_ID: 'miles',
   OIDC_REDIRECT_URL: 'https://partner.example/api/auth/callback',
 };
-
-function problemsOf(env: Record<string, string>): readonly string[] {
-  try {
-    loadSettings(env);
-    return [];
-  } catch (err) {
-    if (err instanceof SettingsError) return err.problems;
-    throw err;
-  }
-}
 
 describe('the OIDC_* settings', () => {
   it('reads the provider, the client and strict defaults', () => {
