@@ -200,7 +200,7 @@ export async function createApp(settings: Settings, options: CreateAppOptions = 
         catalogue: settings.catalogue,
         extraRoutes: [
           { path: '/api/openapi.json', methods: { GET: [servePublicOpenApi] } },
-          ...(oidcClient ? oidcAuthRoutes({ settings, logger, store, sessions, client, oidcClient, rateLimits }) : []),
+          ...(oidcClient ? oidcAuthRoutes({ settings, logger, store, sessions, client, oidcClient, rateLimits, metrics }) : []),
         ],
       }),
     ),

@@ -174,7 +174,10 @@ export class IdentityProviderUnavailable extends ServiceError {
  * Why a sign-in did not end in a session: the stable text of `/?signin_error=<reason>`. A
  * provider's own error (`access_denied`…) is passed on when it is a plain word.
  */
-export type SignInFailure = 'login_expired' | 'state_mismatch' | 'invalid_response' | 'invalid_identity' | 'upstream_refused' | 'provider_unavailable' | (string & {});
+export type SignInFailure = (typeof SIGN_IN_FAILURES)[number] | (string & {});
+
+/** The reasons of our own, and the provider's most common one: each is a metric label of its own. */
+export const SIGN_IN_FAILURES = ['login_expired', 'state_mismatch', 'invalid_response', 'invalid_identity', 'upstream_refused', 'provider_unavailable', 'access_denied'] as const;
 
 /** A sign-in answer that fails its checks; the callback turns it into a redirect with the reason, never a session. */
 export class SignInRefused extends ServiceError {

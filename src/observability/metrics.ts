@@ -18,6 +18,8 @@ export interface Metrics {
   /** The upstream circuit breaker: 1 for the `state` it is in, 0 for the others. */
   readonly upstreamCircuitState: Gauge<'state'>;
   readonly upstreamCircuitTransitions: Counter<'to'>;
+  /** OpenID Connect sign-ins by outcome: `signed-in`, or the reason of `?signin_error=`. */
+  readonly signIns: Counter<'outcome'>;
 }
 
 export function createMetrics(): Metrics {
@@ -87,6 +89,12 @@ export function createMetrics(): Metrics {
       name: 'miles_bff_upstream_circuit_transitions_total',
       help: 'Changes of state of the upstream circuit breaker, by the state entered (open, half-open, closed).',
       labelNames: ['to'],
+      registers,
+    }),
+    signIns: new Counter({
+      name: 'miles_bff_sign_ins_total',
+      help: 'OpenID Connect sign-ins by outcome: signed-in, or why not (login_expired, state_mismatch, invalid_response, invalid_identity, upstream_refused, provider_unavailable, access_denied, provider_error).',
+      labelNames: ['outcome'],
       registers,
     }),
   };

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import { parse as parseCookies } from 'cookie';
 import type { Settings } from '../config/settings';
-import { BadRequest, SignInRefused, type SignInFailure } from '../errors';
+import { BadRequest, SIGN_IN_FAILURES, SignInRefused, type SignInFailure } from '../errors';
 import type { RateLimits } from '../http/rate-limits';
 import { requestContextOf } from '../http/request-context';
 import { traceparentOf } from '../http/request-id';
 import { safeReturnTo } from '../http/return-to';
 import type { Route } from '../http/router';
 import type { Logger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
 import type { KeyValueStore } from '../redis/key-value-store';
 import { createConnectUser } from '../session/connect-user';
 import { identityFromClaims, type Identity } from '../session/identity';
@@ -28,7 +29,11 @@ export interface AuthRoutesDeps {
   readonly client: UpstreamClient;
   /** Every request to these routes, per client IP; the callback also counts as a connect. */
   readonly rateLimits?: RateLimits;
+  /** Counts the sign-ins by outcome (`miles_bff_sign_ins_total`). */
+  readonly metrics?: Metrics;
 }
+
+const COUNTED_FAILURES: ReadonlySet<string> = new Set(SIGN_IN_FAILURES);
 
 type AsyncHandler = (req: Request, res: Response) => Promise<void>;
 
@@ -67,6 +72,8 @@ export function oidcAuthRoutes(deps: AuthRoutesDeps): Route[] {
     res.redirect(302, location);
   }
   function signInFailed(req: Request, res: Response, reason: SignInFailure, cause?: unknown): void {
+    // Any other error a provider sends is one label: the labels stay bounded whatever it sends.
+    deps.metrics?.signIns.inc({ outcome: COUNTED_FAILURES.has(reason) ? reason : 'provider_error' });
     logger.warn({ requestId: requestContextOf(res).requestId, reason, err: cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : undefined }, 'sign-in refused');
     redirect(res, `/?signin_error=${encodeURIComponent(reason)}`);
   }
@@ -140,6 +147,7 @@ export function oidcAuthRoutes(deps: AuthRoutesDeps): Route[] {
       return;
     }
     await sessionIndex.add({ sid, sub }, outcome.session.id);
+    deps.metrics?.signIns.inc({ outcome: 'signed-in' });
     redirect(res, pending.returnTo);
   };
 

@@ -131,6 +131,27 @@ describe('IDENTITY_MODE=oidc', () => {
     expectRefused(answer, 'access_denied', jar);
   });
 
+  it('counts sign-ins by outcome, any other error of the provider under one label', async () => {
+    const count = async (outcome: string): Promise<number> =>
+      (await svc.app.metrics.signIns.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+    const before = { signedIn: await count('signed-in'), state: await count('state_mismatch'), other: await count('provider_error') };
+
+    expect((await signIn()).answer.status).toBe(302);
+    const forged = await beginLogin();
+    const callback = new URL(await signInAtProvider(forged.authorizationUrl.href));
+    callback.searchParams.set('state', 'forged-state');
+    expectRefused(await getWith(forged.jar, callback.href), 'state_mismatch', forged.jar);
+    const refused = await beginLogin();
+    const state = refused.authorizationUrl.searchParams.get('state')!;
+    const answer = await getWith(refused.jar, `${origin}/api/auth/callback?error=temporarily_unavailable&state=${state}&iss=${encodeURIComponent(provider.issuer)}`);
+    expect(answer.headers.get('location')).toMatch(/^\/\?signin_error=/);
+
+    expect(await count('signed-in')).toBe(before.signedIn + 1);
+    expect(await count('state_mismatch')).toBe(before.state + 1);
+    expect(await count('provider_error')).toBe(before.other + 1);
+    expect(await count('temporarily_unavailable')).toBe(0);
+  });
+
   it('refuses a tampered code', async () => {
     const { jar, authorizationUrl } = await beginLogin();
     const callback = new URL(await signInAtProvider(authorizationUrl.href));
