@@ -24,7 +24,7 @@ function ownOrigin(req: Request): string | undefined {
  * a state-changing one must carry `X-CSRF: 1` (a header no cross-site form or
  * simple request can add). A request that a bearer credential will authenticate
  * instead of the cookie (`bearerCredentialOf`, the rule the session loader
- * follow too) carries no ambient credential, so neither rule applies to it;
+ * follows too) carries no ambient credential, so neither rule applies to it;
  * any other `Authorization` (one a browser adds by itself) changes nothing.
  * Built per route: its options are the route's policy.
  */

@@ -7,16 +7,6 @@
  * Every failure of the backing store is a `SessionStoreUnavailable`, raised
  * within the command timeout: callers never hang on a stalled Redis.
  */
-/**
- * The text of a key's hash tag for an id. A Redis Cluster hashes a key on the text between its
- * first `{` and the next `}`: an id holding braces would otherwise hash on a part of itself, and
- * two ids differing only after a brace would share a slot and could collide. Braces and `%` are
- * percent-encoded, so every id without them keeps its key.
- */
-export function hashTag(id: string): string {
-  return id.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
 export interface SetOptions {
   /** Lifetime of the key, in milliseconds. */
   readonly ttlMs: number;
@@ -43,4 +33,14 @@ export interface KeyValueStore {
   deleteByPrefix(prefix: string): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The text of a key's hash tag for an id. A Redis Cluster hashes a key on the text between its
+ * first `{` and the next `}`: an id holding braces would otherwise hash on a part of itself, and
+ * ids differing only after a brace would all land in one slot. Braces and `%` are
+ * percent-encoded, so every id without them keeps its key.
+ */
+export function hashTag(id: string): string {
+  return id.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
