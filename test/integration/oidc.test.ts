@@ -8,6 +8,9 @@ import { CookieJar, freePort, identityProviderReady, getWith, OIDC_TEST_CLIENT, 
  * HTTP: the sign-in, every way a callback can be wrong (each answered by a redirect with a reason
  * and no session), the provider logout and the back-channel logout.
  */
+/** Every test signs in again from the one test address: the connect limit is not what is tested here. */
+const TEST_LIMITS = { RATE_LIMIT_CONNECT_MAX: '1000', SESSION_MAX_PER_USER: '1000' };
+
 describe('IDENTITY_MODE=oidc', () => {
   let provider: TestProvider;
   let svc: TestService;
@@ -18,8 +21,7 @@ describe('IDENTITY_MODE=oidc', () => {
     const port = await freePort();
     origin = `http://127.0.0.1:${port}`;
     provider = await startTestProvider({ serviceOrigin: origin });
-    // Every test signs in again from the one test address: the connect limit is not what is tested here.
-    svc = await startTestService({ port, env: oidcEnv(provider.issuer, origin, { RATE_LIMIT_CONNECT_MAX: '1000', SESSION_MAX_PER_USER: '1000' }) });
+    svc = await startTestService({ port, env: oidcEnv(provider.issuer, origin, TEST_LIMITS) });
     await identityProviderReady(svc.internalUrl);
   }, 60_000);
   afterAll(async () => {
@@ -225,6 +227,28 @@ describe('IDENTITY_MODE=oidc', () => {
       expect((await post(await provider.logoutToken({ sub: OIDC_TEST_USER.id }))).status).toBe(200);
       expect((await sessionOf(a.jar)).connected).toBe(false);
       expect((await sessionOf(b.jar)).connected).toBe(false);
+    });
+
+    it('ends them on every replica: the token reaches another replica than the one signed in at', async () => {
+      // A second replica of the same deployment: same settings, same Redis key prefix, behind the same origin.
+      const other = await startTestService({ prefix: svc.prefix, env: oidcEnv(provider.issuer, origin, TEST_LIMITS) });
+      try {
+        await identityProviderReady(other.internalUrl);
+        const a = await signIn();
+        const connectedAtOther = async (): Promise<boolean> =>
+          ((await (await fetch(`${other.url}/api/session`, { headers: { cookie: a.jar.header() } })).json()) as { connected: boolean }).connected;
+        expect(await connectedAtOther()).toBe(true);
+        const res = await fetch(`${other.url}/api/auth/backchannel-logout`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ logout_token: await provider.logoutToken({ sid: await oidcSidOf(a.jar), sub: OIDC_TEST_USER.id }) }).toString(),
+        });
+        expect(res.status).toBe(200);
+        expect((await sessionOf(a.jar)).connected).toBe(false);
+        expect(await connectedAtOther()).toBe(false);
+      } finally {
+        await other.close();
+      }
     });
 
     it.each([
