@@ -93,7 +93,7 @@ export function createMetrics(): Metrics {
     }),
     signIns: new Counter({
       name: 'miles_bff_sign_ins_total',
-      help: 'OpenID Connect sign-ins by outcome: signed-in, or why not (login_expired, state_mismatch, invalid_response, invalid_identity, upstream_refused, provider_unavailable, access_denied, provider_error).',
+      help: 'OpenID Connect sign-ins by outcome: signed-in, or why not (login_expired, state_mismatch, invalid_response, invalid_identity, upstream_refused, provider_unavailable, access_denied, other).',
       labelNames: ['outcome'],
       registers,
     }),

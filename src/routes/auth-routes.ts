@@ -9,6 +9,7 @@ import { traceparentOf } from '../http/request-id';
 import { safeReturnTo } from '../http/return-to';
 import type { Route } from '../http/router';
 import type { Logger } from '../observability/logger';
+import { boundedLabel } from '../observability/metric-labels';
 import type { Metrics } from '../observability/metrics';
 import type { KeyValueStore } from '../redis/key-value-store';
 import { createConnectUser } from '../session/connect-user';
@@ -33,7 +34,8 @@ export interface AuthRoutesDeps {
   readonly metrics?: Metrics;
 }
 
-const COUNTED_FAILURES: ReadonlySet<string> = new Set(SIGN_IN_FAILURES);
+/** The outcome label of a refused sign-in: any other error a provider sends is `other`. */
+const failureLabel = boundedLabel<string>(SIGN_IN_FAILURES);
 
 type AsyncHandler = (req: Request, res: Response) => Promise<void>;
 
@@ -72,8 +74,7 @@ export function oidcAuthRoutes(deps: AuthRoutesDeps): Route[] {
     res.redirect(302, location);
   }
   function signInFailed(req: Request, res: Response, reason: SignInFailure, cause?: unknown): void {
-    // Any other error a provider sends is one label: the labels stay bounded whatever it sends.
-    deps.metrics?.signIns.inc({ outcome: COUNTED_FAILURES.has(reason) ? reason : 'provider_error' });
+    deps.metrics?.signIns.inc({ outcome: failureLabel(reason) });
     logger.warn({ requestId: requestContextOf(res).requestId, reason, err: cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : undefined }, 'sign-in refused');
     redirect(res, `/?signin_error=${encodeURIComponent(reason)}`);
   }

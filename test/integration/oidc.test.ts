@@ -136,7 +136,7 @@ describe('IDENTITY_MODE=oidc', () => {
   it('counts sign-ins by outcome, any other error of the provider under one label', async () => {
     const count = async (outcome: string): Promise<number> =>
       (await svc.app.metrics.signIns.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
-    const before = { signedIn: await count('signed-in'), state: await count('state_mismatch'), other: await count('provider_error') };
+    const before = { signedIn: await count('signed-in'), state: await count('state_mismatch'), other: await count('other') };
 
     expect((await signIn()).answer.status).toBe(302);
     const forged = await beginLogin();
@@ -150,7 +150,7 @@ describe('IDENTITY_MODE=oidc', () => {
 
     expect(await count('signed-in')).toBe(before.signedIn + 1);
     expect(await count('state_mismatch')).toBe(before.state + 1);
-    expect(await count('provider_error')).toBe(before.other + 1);
+    expect(await count('other')).toBe(before.other + 1);
     expect(await count('temporarily_unavailable')).toBe(0);
   });
 
